@@ -1,0 +1,104 @@
+"""QTickets provider: hooks, dataset registry and warehouse code for the ``qtickets_api`` DAG."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+REST_BASE_URL = "https://qtickets.ru/api/rest/v1"
+PARTNERS_BASE_URL = "https://qtickets.ru/api/partners/v1"
+
+
+def _int_field(label: str, description: str, default: int | float | None) -> dict[str, Any]:
+    return {
+        "label": label,
+        "description": description,
+        "schema": {"type": ["number", "null"], "default": default},
+    }
+
+
+_HTTP_FIELDS: dict[str, Any] = {
+    "timeout": _int_field("Read timeout (s)", "Seconds to wait for a response before retrying.", 60),
+    "connect_timeout": _int_field("Connect timeout (s)", "Seconds to wait for the TCP/TLS connection.", 10),
+    "max_retries": _int_field("Max retries", "Retries for 429, 5xx, timeouts and connection errors.", 5),
+    "concurrency": _int_field("Concurrent page requests", "Pages fetched in parallel once the total is known (1-16).", 4),
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider to Airflow (entry point ``apache_airflow_provider``)."""
+    return {
+        "package-name": "qtickets-airflow",
+        "name": "QTickets",
+        "description": "QTickets REST and Partners API hooks and a ClickHouse warehouse hook.",
+        "versions": [__version__],
+        "connection-types": [
+            {
+                "connection-type": "qtickets",
+                "hook-class-name": "qtickets.hooks.qtickets.QticketsHook",
+                "hook-name": "QTickets REST API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"password": "API token", "host": "Base URL"},
+                    "placeholders": {"host": REST_BASE_URL, "password": "organiser API token"},
+                },
+                "conn-fields": {
+                    **_HTTP_FIELDS,
+                    "filter_transport": {
+                        "label": "Filter transport",
+                        "description": "How where/orderBy/page are sent: get_body (vendor docs) or get_query "
+                        "(JSON-encoded query parameters).",
+                        "schema": {"type": ["string", "null"], "default": "get_body",
+                                   "enum": ["get_body", "get_query", None]},
+                    },
+                    "post_fallback": {
+                        "label": "POST fallback after repeated 5xx",
+                        "description": "Re-send list filters as a POST JSON body when GET keeps failing with 5xx.",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                },
+            },
+            {
+                "connection-type": "qtickets_partners",
+                "hook-class-name": "qtickets.hooks.qtickets.QticketsPartnersHook",
+                "hook-name": "QTickets Partners API",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "port"],
+                    "relabeling": {"password": "Partner key", "host": "Base URL"},
+                    "placeholders": {"host": PARTNERS_BASE_URL, "password": "key issued by QTickets support"},
+                },
+                "conn-fields": dict(_HTTP_FIELDS),
+            },
+            {
+                "connection-type": "clickhouse",
+                "hook-class-name": "qtickets.hooks.clickhouse.ClickHouseHook",
+                "hook-name": "ClickHouse (native or embedded)",
+                "ui-field-behaviour": {
+                    "relabeling": {"schema": "Database"},
+                    "placeholders": {"host": "clickhouse.internal", "port": "9000", "schema": "zakaz",
+                                     "login": "etl_writer"},
+                },
+                "conn-fields": {
+                    "embedded_path": {
+                        "label": "Embedded folder (chDB)",
+                        "description": "When set, use the in-process engine on this folder instead of a server.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "secure": {"label": "TLS", "schema": {"type": ["boolean", "null"], "default": False}},
+                    "compression": {"label": "Compression (lz4, zstd)", "schema": {"type": ["string", "null"]}},
+                    "connect_timeout": _int_field("Connect timeout (s)", "", 10),
+                    "send_receive_timeout": _int_field("Send/receive timeout (s)", "", 120),
+                    "pii_mode": {
+                        "label": "Personal data",
+                        "description": "hash (default): keyed hashes of e-mail/phone/barcode; clear: keep values.",
+                        "schema": {"type": ["string", "null"], "default": "hash", "enum": ["hash", "clear", None]},
+                    },
+                    "pii_hash_key": {
+                        "label": "PII hash key",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                },
+            },
+        ],
+    }

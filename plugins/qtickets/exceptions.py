@@ -1,0 +1,129 @@
+"""Typed errors of the QTickets provider.
+
+Every error says what went wrong and what to do. Errors that a retry cannot fix derive from
+``AirflowFailException`` so Airflow does not burn task retries on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class QticketsError(AirflowException):
+    """Base class of every error raised by the QTickets provider."""
+
+
+class QticketsConfigError(QticketsError, AirflowFailException, ValueError):
+    """A connection or setting is missing or invalid; fix the configuration, a retry cannot help."""
+
+
+class QticketsApiError(QticketsError):
+    """The vendor API answered with an error (or did not answer); carries what the vendor said.
+
+    :param message: human readable summary (never contains a secret).
+    :param status: HTTP status code, ``None`` when no response arrived.
+    :param code: vendor error code (``RESOURCE_NOT_FOUND``, ``UNKNOWN_ERROR`` ...).
+    :param request_id: vendor request id header, when one was sent.
+    :param url: request URL with secrets removed.
+    :param body_preview: first characters of the response body.
+    """
+
+    retryable = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
+        url: str | None = None,
+        body_preview: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.url = url
+        self.body_preview = body_preview
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the fields recorded in ``meta_job_runs`` and alerts."""
+        return {
+            "error_type": type(self).__name__,
+            "message": self.message,
+            "http_status": self.status,
+            "error_code": self.code,
+            "request_id": self.request_id,
+            "url": self.url,
+            "body_preview": self.body_preview,
+        }
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.status is not None:
+            parts.append(f"http_status={self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        if self.url:
+            parts.append(f"url={self.url}")
+        return " | ".join(parts)
+
+
+class QticketsTransientError(QticketsApiError):
+    """A retryable failure (429, 5xx, timeout, connection error) that outlived the hook's retries."""
+
+    retryable = True
+
+
+class QticketsClientError(QticketsApiError, AirflowFailException):
+    """A 4xx answer other than 429: the request itself is wrong; retrying cannot help."""
+
+
+class QticketsAuthError(QticketsClientError):
+    """The token was refused (HTTP 401/403, or Partners ``WRONG_AUTHORIZATION``)."""
+
+
+class QticketsNotFoundError(QticketsClientError):
+    """JSON 404 ``RESOURCE_NOT_FOUND`` or an HTML 404 page for an unknown route."""
+
+
+class QticketsResponseError(QticketsApiError, AirflowFailException):
+    """A 2xx answer that is not what the API contract says (HTML, truncated or non-JSON body, bad envelope)."""
+
+
+class QticketsPartnersError(QticketsClientError):
+    """The Partners API reported ``status: error`` inside an HTTP 200 body."""
+
+
+class QticketsPaginationError(QticketsError, AirflowFailException):
+    """Pagination misbehaved (a page repeated, or the page count ran past its bound)."""
+
+
+class QticketsFilterIgnoredError(QticketsError, AirflowFailException):
+    """A windowed request returned records outside the window: the API ignored the filter."""
+
+
+class ClickHouseError(AirflowException):
+    """Base class of warehouse errors."""
+
+
+class ClickHouseRetryableError(ClickHouseError):
+    """Network trouble or a timeout talking to ClickHouse; a task retry may succeed."""
+
+
+class ClickHouseQueryError(ClickHouseError, AirflowFailException):
+    """The statement itself is wrong (syntax, unknown table, type mismatch); a retry cannot help."""
+
+
+class ClickHouseConfigError(ClickHouseError, AirflowFailException, ValueError):
+    """The ClickHouse connection is missing or invalid, or the embedded folder cannot be opened."""
+
+
+class DataQualityError(AirflowException):
+    """A data-quality check failed; the message lists every violated check."""

@@ -1,0 +1,1 @@
+"""pytest fixtures that start the sandbox QTickets API on an ephemeral loopback port."""

@@ -1,0 +1,59 @@
+"""Shared test set-up.
+
+Airflow reads its configuration at import time, so the environment is prepared here, before any test
+module imports Airflow. chDB allows one data folder per process: every test in a pytest process uses
+the same folder (``chdb_dir``) and isolates itself with its own database (``ch_database``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+CAPTURES = SHARED / "fixtures" / "qtickets-captures"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="qtickets-airflow-home-"))
+os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
+os.environ.setdefault("AIRFLOW__CORE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
+
+pytest_plugins = ["sandbox.pytest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def captures_dir() -> Path:
+    """The anonymised real vendor responses in ``../shared`` (contract tests skip when absent)."""
+    if not CAPTURES.is_dir():
+        pytest.skip(f"vendor captures not found at {CAPTURES}")
+    return CAPTURES
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one embedded ClickHouse folder of this pytest process."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def ch_database() -> str:
+    """A database name no other test uses."""
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def embedded_clickhouse(monkeypatch: pytest.MonkeyPatch, chdb_dir: Path, ch_database: str) -> str:
+    """Point ``clickhouse_default`` at the embedded engine with a fresh database; returns the conn id."""
+    import json
+
+    conn = {"conn_type": "clickhouse", "schema": ch_database, "extra": {"embedded_path": str(chdb_dir)}}
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(conn))
+    return "clickhouse_default"
