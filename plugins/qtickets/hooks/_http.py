@@ -1,0 +1,335 @@
+"""Transport helpers of the QTickets hooks: settings, retry policy, response decoding, redaction.
+
+Kept apart from the hook classes so each piece is a small pure function that unit tests can pin down.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+import requests
+
+from qtickets.exceptions import (
+    QticketsApiError,
+    QticketsAuthError,
+    QticketsClientError,
+    QticketsConfigError,
+    QticketsNotFoundError,
+    QticketsResponseError,
+)
+from qtickets.timeutil import utcnow
+
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRYABLE_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+FILTER_TRANSPORTS = ("get_body", "get_query")
+BODY_PREVIEW_CHARS = 512
+RETRY_AFTER_MAX_SECONDS = 120.0
+REQUEST_ID_HEADERS = ("X-Request-ID", "X-Request-Id", "X-Trace-Id")
+_SENSITIVE_QUERY_KEYS = ("token", "key", "secret", "password", "auth", "signature")
+_REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class HookSettings:
+    """Everything the hook reads from its Airflow connection, validated and coerced."""
+
+    conn_id: str
+    base_url: str
+    token: str = field(repr=False)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    concurrency: int = 4
+    filter_transport: str = "get_body"
+    post_fallback: bool = False
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """``(connect, read)`` timeout handed to requests."""
+        return (self.connect_timeout, self.read_timeout)
+
+
+class RequestStats:
+    """Thread-safe request counters of one hook (read them after a fetch for logs and metrics)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.pages = 0
+        self.post_fallbacks = 0
+
+    def add(self, name: str, n: int = 1) -> None:
+        """Increment counter ``name`` by ``n``."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def as_dict(self) -> dict[str, int]:
+        """Snapshot of the counters."""
+        with self._lock:
+            return {k: getattr(self, k) for k in ("requests", "retries", "pages", "post_fallbacks")}
+
+    def __repr__(self) -> str:
+        return f"RequestStats({self.as_dict()})"
+
+
+def _coerce_number(conn_id: str, name: str, value: Any, default: float, *, lo: float, hi: float) -> float:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        raise QticketsConfigError(f"connection {conn_id!r}: extra {name!r} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise QticketsConfigError(
+            f"connection {conn_id!r}: extra {name!r} must be a number, got {value!r}; fix the connection extra"
+        ) from None
+    if not math.isfinite(number) or not lo <= number <= hi:
+        raise QticketsConfigError(
+            f"connection {conn_id!r}: extra {name!r}={value!r} is out of range [{lo}, {hi}]"
+        )
+    return number
+
+
+def _coerce_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise QticketsConfigError(
+        f"connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}"
+    )
+
+
+def build_base_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:
+    """Base URL from the connection: host may hold scheme and path; ``schema`` names the scheme otherwise."""
+    host = (host or "").strip()
+    if not host:
+        raise QticketsConfigError(
+            f"connection {conn_id!r} has no host: set the Host field to the API base URL, "
+            "e.g. https://qtickets.ru/api/rest/v1"
+        )
+    if "://" not in host:
+        scheme = (schema or "https").strip().lower()
+        if scheme not in ("http", "https"):
+            raise QticketsConfigError(
+                f"connection {conn_id!r}: schema {schema!r} is not a URL scheme; put the full base URL "
+                "(https://host/path) in the Host field or set schema to http or https"
+            )
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    if not parts.hostname:
+        raise QticketsConfigError(f"connection {conn_id!r}: host {host!r} is not a valid URL")
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{int(port)}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")).rstrip("/")
+
+
+def settings_from_connection(
+    conn_id: str,
+    *,
+    host: str | None,
+    schema: str | None,
+    port: int | None,
+    password: str | None,
+    extra: dict[str, Any],
+) -> HookSettings:
+    """Validate a connection into :class:`HookSettings` (extras may be strings from a URI connection).
+
+    :raises QticketsConfigError: a field is missing or an extra is invalid.
+    """
+    token = (password or "").strip()
+    if not token:
+        raise QticketsConfigError(
+            f"connection {conn_id!r} has no API token: set the Password field to the QTickets token"
+        )
+    transport = str(extra.get("filter_transport") or "get_body").strip().lower()
+    if transport not in FILTER_TRANSPORTS:
+        raise QticketsConfigError(
+            f"connection {conn_id!r}: extra filter_transport={transport!r} is not one of {FILTER_TRANSPORTS}"
+        )
+    num = _coerce_number
+    return HookSettings(
+        conn_id=conn_id,
+        base_url=build_base_url(conn_id, host, schema, port),
+        token=token,
+        connect_timeout=num(conn_id, "connect_timeout", extra.get("connect_timeout"), 10.0, lo=0.01, hi=600),
+        read_timeout=num(conn_id, "timeout", extra.get("timeout"), 60.0, lo=0.01, hi=3600),
+        max_retries=int(num(conn_id, "max_retries", extra.get("max_retries"), 5, lo=0, hi=20)),
+        backoff_base=num(conn_id, "backoff_base", extra.get("backoff_base"), 1.0, lo=0, hi=600),
+        backoff_max=num(conn_id, "backoff_max", extra.get("backoff_max"), 30.0, lo=0, hi=3600),
+        # Clamped rather than refused: it is a tuning knob, any value works.
+        concurrency=int(min(16, max(1, num(conn_id, "concurrency", extra.get("concurrency"), 4, lo=-1e9, hi=1e9)))),
+        filter_transport=transport,
+        post_fallback=_coerce_bool(conn_id, "post_fallback", extra.get("post_fallback"), False),
+    )
+
+
+def backoff_seconds(attempt: int, settings: HookSettings, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter for retry ``attempt`` (1-based), capped at ``backoff_max``."""
+    ceiling = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """``Retry-After`` (seconds or HTTP date) of a 429/503, capped; ``None`` when absent or unreadable."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - utcnow()).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every secret in ``text`` (tokens never reach logs or exception text)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def sanitize_url(url: str, secrets: tuple[str, ...] = ()) -> str:
+    """URL without user info and with sensitive query values replaced."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = [
+        (k, _REDACTED if any(s in k.lower() for s in _SENSITIVE_QUERY_KEYS) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+    return redact(clean, secrets)
+
+
+def request_id_of(response: requests.Response | None) -> str | None:
+    """Vendor request id header, when one was sent (none was ever seen live, but keep it if it appears)."""
+    if response is None:
+        return None
+    for name in REQUEST_ID_HEADERS:
+        if response.headers.get(name):
+            return response.headers[name]
+    return None
+
+
+def body_preview(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
+    """First :data:`BODY_PREVIEW_CHARS` characters of the body, secrets removed."""
+    text = response.content[: BODY_PREVIEW_CHARS * 4].decode(response.encoding or "utf-8", "replace")
+    return redact(text[:BODY_PREVIEW_CHARS], secrets)
+
+
+def _looks_like_html(response: requests.Response) -> bool:
+    ctype = response.headers.get("Content-Type", "").lower()
+    head = response.content[:256].lstrip().lower()
+    return "text/html" in ctype or head.startswith((b"<!doctype", b"<html"))
+
+
+def _vendor_code(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        code = payload.get("code") or payload.get("error")
+        return str(code) if code is not None else None
+    return None
+
+
+def error_fields(response: requests.Response, secrets: tuple[str, ...]) -> dict[str, Any]:
+    """The keyword fields every :class:`QticketsApiError` carries."""
+    return {
+        "status": response.status_code,
+        "request_id": request_id_of(response),
+        "url": sanitize_url(response.url or "", secrets),
+        "body_preview": body_preview(response, secrets),
+    }
+
+
+def decode_json(response: requests.Response, secrets: tuple[str, ...]) -> Any:
+    """Parse a 2xx body; HTML, empty, truncated or non-JSON bodies raise a clear error.
+
+    :raises QticketsResponseError: the body is not JSON.
+    """
+    fields = error_fields(response, secrets)
+    if _looks_like_html(response):
+        raise QticketsResponseError(
+            "QTickets answered with an HTML page instead of JSON: check the base URL and endpoint path",
+            **fields,
+        )
+    if not response.content.strip():
+        raise QticketsResponseError("QTickets answered with an empty body where JSON was expected", **fields)
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError as exc:
+        raise QticketsResponseError(
+            f"QTickets answered with a body that is not valid JSON (truncated or not JSON: {exc}); "
+            "a retry of the task may succeed if the connection was cut",
+            **fields,
+        ) from None
+
+
+def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]) -> None:
+    """Raise the typed error of a non-retryable non-2xx answer (4xx other than 429, odd 5xx)."""
+    fields = error_fields(response, secrets)
+    status = response.status_code
+    html = _looks_like_html(response)
+    payload: Any = None
+    if not html:
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            payload = None
+    code = _vendor_code(payload)
+    vendor_msg = payload.get("error") if isinstance(payload, dict) else None
+    detail = f": {vendor_msg}" if vendor_msg else ""
+    if status in (401, 403):
+        raise QticketsAuthError(
+            f"QTickets refused the token (HTTP {status}){detail}; put a valid organiser token in the "
+            "connection's Password field",
+            code=code,
+            **fields,
+        )
+    if status == 404:
+        if html or payload is None:
+            raise QticketsNotFoundError(
+                "QTickets has no such route (HTML 404 page, unknown route): the endpoint path is wrong",
+                code=code,
+                **fields,
+            )
+        raise QticketsNotFoundError(f"QTickets resource not found{detail}", code=code, **fields)
+    if 400 <= status < 500:
+        raise QticketsClientError(
+            f"QTickets rejected the request (HTTP {status}){detail}; fix the request, a retry cannot help",
+            code=code,
+            **fields,
+        )
+    raise QticketsApiError(f"QTickets answered HTTP {status}{detail}", code=code, **fields)
+
+
+def vendor_code_of(response: requests.Response) -> str | None:
+    """Vendor ``code`` of an error body, when the body is JSON."""
+    try:
+        return _vendor_code(orjson.loads(response.content))
+    except orjson.JSONDecodeError:
+        return None

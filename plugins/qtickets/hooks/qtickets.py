@@ -1,0 +1,450 @@
+"""Hooks for the QTickets REST API (organiser token) and the Partners API (partner key).
+
+Both sit on :class:`~airflow.providers.http.hooks.http.HttpHook` for the connection type, but keep one
+cached ``requests.Session`` per hook, a default timeout on every request, bounded retries, and never
+turn connection extras into headers (HttpHook does, and int extras break every request).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+import orjson
+import requests
+from airflow.providers.http.hooks.http import HttpHook
+from airflow.sdk.exceptions import AirflowNotFoundException
+from requests.adapters import HTTPAdapter
+
+from qtickets import __version__
+from qtickets.exceptions import (
+    QticketsAuthError,
+    QticketsConfigError,
+    QticketsError,
+    QticketsPartnersError,
+    QticketsResponseError,
+    QticketsTransientError,
+)
+from qtickets.hooks._http import (
+    RETRYABLE_EXCEPTIONS,
+    RETRYABLE_STATUSES,
+    HookSettings,
+    RequestStats,
+    backoff_seconds,
+    decode_json,
+    raise_for_client_error,
+    redact,
+    request_id_of,
+    retry_after_seconds,
+    sanitize_url,
+    settings_from_connection,
+    vendor_code_of,
+)
+from qtickets.pagination import Page, WindowGuard, iterate_pages
+from qtickets.timeutil import format_api_ts
+
+__all__ = ["QticketsHook", "QticketsPartnersHook", "RequestStats", "WindowGuard"]
+
+USER_AGENT = f"qtickets-airflow/{__version__}"
+
+#: Seat counters requested from ``shows/{id}/seats`` (without ``select`` the API returns no counters).
+SEAT_COUNTER_FIELDS = (
+    "id", "zone_id", "admission", "max_quantity", "free_quantity", "ordered_quantity", "payed_quantity",
+    "in_basket_quantity", "available", "disabled", "price", "color_theme_id",
+)
+
+
+def _api_value(value: Any) -> Any:
+    """Filter values for the vendor: datetimes as ``YYYY-MM-DDTHH:MM:SS+03:00``, recursively."""
+    if isinstance(value, datetime):
+        return format_api_ts(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_api_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _api_value(v) for k, v in value.items()}
+    return value
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class QticketsHook(HttpHook):
+    """Read the QTickets REST API v1 with the organiser token of an Airflow connection.
+
+    Connection: Host = base URL (``https://qtickets.ru/api/rest/v1``), Password = API token. Extras
+    (settings, never headers): ``timeout`` (60), ``connect_timeout`` (10), ``max_retries`` (5),
+    ``backoff_base`` (1.0), ``backoff_max`` (30), ``concurrency`` (4, 1-16), ``filter_transport``
+    (``get_body`` | ``get_query``), ``post_fallback`` (false).
+
+    :param qtickets_conn_id: Airflow connection id.
+    :param sleep: function used to wait between retries (inject a no-op in tests).
+    """
+
+    conn_name_attr = "qtickets_conn_id"
+    default_conn_name = "qtickets_default"
+    conn_type = "qtickets"
+    hook_name = "QTickets REST API"
+
+    def __init__(
+        self, *, qtickets_conn_id: str = default_conn_name, sleep: Callable[[float], Any] = time.sleep
+    ) -> None:
+        super().__init__(method="GET", http_conn_id=qtickets_conn_id, tcp_keep_alive=False)
+        self.qtickets_conn_id = qtickets_conn_id
+        self._sleep = sleep
+        self._rng = random.Random()
+        self.stats = RequestStats()
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> HookSettings:
+        """Validated connection settings (read once, on first use)."""
+        try:
+            conn = self.get_connection(self.http_conn_id)
+        except AirflowNotFoundException:
+            raise QticketsConfigError(
+                f"connection {self.http_conn_id!r} is not defined: create it (type {self.conn_type!r}) "
+                f"or set AIRFLOW_CONN_{self.http_conn_id.upper()}"
+            ) from None
+        settings = settings_from_connection(
+            self.http_conn_id,
+            host=conn.host,
+            schema=conn.schema,
+            port=conn.port,
+            password=conn.password,
+            extra=dict(conn.extra_dejson or {}),
+        )
+        self.base_url = settings.base_url
+        self._base_url_initialized = True
+        return settings
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """The one session of this hook; its pool is sized so concurrent pages reuse connections."""
+        settings = self.settings
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.concurrency + 2, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.token}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Cache-Control": "no-cache",
+            }
+        )
+        return session
+
+    def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
+        """Return the cached session (HttpHook builds a new one per call and copies extras into headers)."""
+        session = self.session
+        if headers:
+            session.headers.update(headers)
+        return session
+
+    def _configure_session_from_extra(self, session, connection, extra_options):  # noqa: D401
+        """Extras are settings of this hook, never headers (see ``settings``)."""
+        return session
+
+    @property
+    def _secrets(self) -> tuple[str, ...]:
+        return (self.settings.token,)
+
+    def _url(self, endpoint: str) -> str:
+        return f"{self.settings.base_url}/{endpoint.lstrip('/')}"
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _send(
+        self, method: str, url: str, *, params: dict[str, Any] | None, body: Any
+    ) -> requests.Response:
+        """The single place that touches the network (swap it for replay or dry-run)."""
+        return self.session.request(
+            method, url, params=params, json=body, timeout=self.settings.timeout, allow_redirects=False
+        )
+
+    def _request(
+        self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, body: Any = None,
+        page: int | None = None,
+    ) -> Any:
+        """Send with bounded retries and return the decoded JSON.
+
+        A hand-written loop rather than tenacity: the wait depends on the response (``Retry-After``),
+        the final error must carry that response's status and body, and the sleep is injectable.
+
+        :raises QticketsTransientError: 429/5xx/timeouts outlived ``max_retries``.
+        :raises QticketsApiError: a non-retryable answer (typed by status).
+        """
+        settings = self.settings
+        url = self._url(endpoint)
+        safe_path = sanitize_url(url, self._secrets)
+        attempts = settings.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            self.stats.add("requests")
+            self.log.info("QTickets %s %s%s", method, safe_path, f" page={page}" if page else "")
+            response: requests.Response | None = None
+            try:
+                response = self._send(method, url, params=params, body=body)
+            except RETRYABLE_EXCEPTIONS as exc:
+                reason = f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+            else:
+                if response.status_code not in RETRYABLE_STATUSES:
+                    if 200 <= response.status_code < 300:
+                        return decode_json(response, self._secrets)
+                    raise_for_client_error(response, self._secrets)
+                reason = f"HTTP {response.status_code}"
+            if attempt == attempts:
+                self._raise_transient(method, safe_path, reason, response, attempts)
+            wait = (retry_after_seconds(response) if response is not None else None)
+            if wait is None:
+                wait = backoff_seconds(attempt, settings, self._rng)
+            self.stats.add("retries")
+            self.log.warning(
+                "QTickets %s %s failed (%s); retry %s/%s in %.1f s",
+                method, safe_path, reason, attempt, settings.max_retries, wait,
+            )
+            self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _raise_transient(
+        self, method: str, safe_path: str, reason: str, response: requests.Response | None, attempts: int
+    ) -> None:
+        fields: dict[str, Any] = {"url": safe_path}
+        if response is not None:
+            fields.update(
+                status=response.status_code,
+                code=vendor_code_of(response),
+                request_id=request_id_of(response),
+                url=sanitize_url(response.url or safe_path, self._secrets),
+                body_preview=redact(response.text[:512], self._secrets),
+            )
+        raise QticketsTransientError(
+            f"QTickets {method} {safe_path} still failing after {attempts} attempts ({reason}); "
+            "the task retry will try again later",
+            **fields,
+        )
+
+    def request_json(self, method: str, endpoint: str, *, body: dict[str, Any] | None = None) -> Any:
+        """Send one request (with retries) and return the decoded JSON body.
+
+        :param method: HTTP method (``GET``, ``POST`` ...).
+        :param endpoint: path below the base URL, e.g. ``orders/1614202``.
+        :param body: JSON body (datetime values are formatted for the vendor).
+        """
+        return self._request(method.upper(), endpoint, body=_api_value(body) if body is not None else None)
+
+    # -- lists -------------------------------------------------------------------------------
+
+    def _filters(
+        self, where: list[dict] | None, order_by: dict | None, extra: dict | None, page: int | None
+    ) -> dict[str, Any]:
+        filters: dict[str, Any] = dict(_api_value(extra or {}))
+        if where is not None:
+            filters["where"] = _api_value(where)
+        if order_by is not None:
+            filters["orderBy"] = order_by
+        if page is not None:
+            filters["page"] = page
+        return filters
+
+    def _get_filtered(self, endpoint: str, filters: dict[str, Any], *, page: int | None = None) -> Any:
+        """GET with filters in the configured transport; optional POST fallback after 5xx storms."""
+        if self.settings.filter_transport == "get_query":
+            params = {k: v if isinstance(v, str | int) else _json_text(v) for k, v in filters.items()}
+            send = lambda: self._request("GET", endpoint, params=params, page=page)  # noqa: E731
+        else:
+            send = lambda: self._request("GET", endpoint, body=filters or None, page=page)  # noqa: E731
+        try:
+            return send()
+        except QticketsTransientError as exc:
+            if not (self.settings.post_fallback and exc.status is not None and exc.status >= 500):
+                raise
+            self.stats.add("post_fallbacks")
+            self.log.warning(
+                "QTickets GET %s kept failing (HTTP %s); post_fallback is on, re-sending as POST",
+                endpoint, exc.status,
+            )
+            return self._request("POST", endpoint, body=filters, page=page)
+
+    def _fetch_page(self, endpoint: str, filters: dict[str, Any], number: int) -> Page:
+        payload = self._get_filtered(endpoint, {**filters, "page": number}, page=number)
+        self.stats.add("pages")
+        if isinstance(payload, list):
+            return Page(number, payload, has_paging=False)
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise QticketsResponseError(
+                f"/{endpoint} page {number}: expected {{'data': [...], 'paging': {{...}}}}, got "
+                f"{type(payload).__name__} with keys {sorted(payload)[:10] if isinstance(payload, dict) else '-'}",
+                url=sanitize_url(self._url(endpoint), self._secrets),
+            )
+        paging = payload.get("paging")
+        if not isinstance(paging, dict):
+            return Page(number, data, has_paging=False)
+        try:
+            per_page = int(paging["perPage"]) if paging.get("perPage") else None
+            total = int(paging["total"]) if paging.get("total") is not None else None
+        except (TypeError, ValueError):
+            raise QticketsResponseError(
+                f"/{endpoint} page {number}: unreadable paging {paging!r}",
+                url=sanitize_url(self._url(endpoint), self._secrets),
+            ) from None
+        return Page(number, data, per_page=per_page, total=total)
+
+    def iter_pages(
+        self,
+        endpoint: str,
+        *,
+        where: list[dict] | None = None,
+        order_by: dict | None = None,
+        guard: WindowGuard | None = None,
+        extra: dict | None = None,
+    ) -> Iterator[list[dict]]:
+        """Yield each page's records (records seen on an earlier page dropped), in page order.
+
+        :param endpoint: list endpoint, e.g. ``orders``.
+        :param where: vendor conditions ``[{"column", "operator", "value"}]``; datetimes are formatted.
+        :param order_by: e.g. ``{"id": "asc"}``.
+        :param guard: raise :class:`QticketsFilterIgnoredError` when a record falls outside the window.
+        :param extra: more filter keys sent with every page.
+        :raises QticketsPaginationError: the API repeats pages or pages run past their bound.
+        """
+        filters = self._filters(where, order_by, extra, None)
+        yield from iterate_pages(
+            lambda number: self._fetch_page(endpoint, filters, number),
+            endpoint=endpoint.strip("/"),
+            concurrency=self.settings.concurrency,
+            guard=guard,
+        )
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def get_show_seats(self, show_id: int) -> dict[str, dict]:
+        """Flat seat map of a show with the inventory counters (``select`` + ``flat``)."""
+        endpoint = f"shows/{int(show_id)}/seats"
+        payload = self._get_filtered(endpoint, {"select": list(SEAT_COUNTER_FIELDS), "flat": True})
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if isinstance(data, list) and not data:
+            return {}  # PHP encodes an empty map as []
+        if not isinstance(data, dict):
+            raise QticketsResponseError(
+                f"/{endpoint}: expected {{'data': {{seat_id: {{...}}}}}}, got {type(data).__name__}",
+                url=sanitize_url(self._url(endpoint), self._secrets),
+            )
+        return data
+
+    def get_show_barcodes(self, show_id: int) -> list[dict]:
+        """Barcodes current at the moment for a show (the API returns a bare array)."""
+        endpoint = f"shows/{int(show_id)}/barcodes"
+        payload = self._request("GET", endpoint)
+        if isinstance(payload, dict) and isinstance(payload.get("data"), list):
+            return payload["data"]
+        if not isinstance(payload, list):
+            raise QticketsResponseError(
+                f"/{endpoint}: expected a JSON array, got {type(payload).__name__}",
+                url=sanitize_url(self._url(endpoint), self._secrets),
+            )
+        return payload
+
+    def get_color_themes(self) -> list[dict]:
+        """Price colour themes (``/color-themes``, a single unpaged list)."""
+        return [record for page in self.iter_pages("color-themes") for record in page]
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check host and token with one cheap read (``GET /color-themes``)."""
+        try:
+            themes = self._request("GET", "color-themes")
+        except QticketsError as exc:
+            return False, str(exc)
+        count = len(themes.get("data") or []) if isinstance(themes, dict) else len(themes or [])
+        return True, f"Connected to {self.settings.base_url}: {count} colour themes"
+
+
+class QticketsPartnersHook(QticketsHook):
+    """Call the QTickets Partners API v1 with the partner key of an Airflow connection.
+
+    Errors arrive as HTTP 200 bodies ``{"status": "error", "code": ...}`` and are raised as typed errors.
+
+    :param qtickets_partners_conn_id: Airflow connection id (Host = ``https://qtickets.ru/api/partners/v1``,
+        Password = partner key issued by QTickets support).
+    :param sleep: function used to wait between retries.
+    """
+
+    conn_name_attr = "qtickets_partners_conn_id"
+    default_conn_name = "qtickets_partners_default"
+    conn_type = "qtickets_partners"
+    hook_name = "QTickets Partners API"
+
+    def __init__(
+        self,
+        *,
+        qtickets_partners_conn_id: str = default_conn_name,
+        sleep: Callable[[float], Any] = time.sleep,
+    ) -> None:
+        super().__init__(qtickets_conn_id=qtickets_partners_conn_id, sleep=sleep)
+        self.qtickets_partners_conn_id = qtickets_partners_conn_id
+
+    def _partners_call(self, endpoint: str, body: dict[str, Any]) -> Any:
+        payload = self._request("POST", endpoint, body=body)
+        url = sanitize_url(self._url(endpoint), self._secrets)
+        if not isinstance(payload, dict) or "status" not in payload:
+            raise QticketsResponseError(
+                f"Partners /{endpoint}: expected {{'status': ..., 'result': ...}}, got {type(payload).__name__}",
+                url=url,
+            )
+        if payload["status"] == "success":
+            return payload.get("result")
+        code = str(payload.get("code") or "UNKNOWN_ERROR")
+        message = redact(str(payload.get("message") or ""), self._secrets)
+        preview = redact(_json_text(payload)[:512], self._secrets)
+        if code == "WRONG_AUTHORIZATION":
+            raise QticketsAuthError(
+                f"Partners API refused the key ({message}); put the partner key issued by QTickets "
+                f"support (not the organiser REST token) in connection {self.qtickets_partners_conn_id!r}",
+                status=200, code=code, url=url, body_preview=preview,
+            )
+        raise QticketsPartnersError(
+            f"Partners /{endpoint} failed: {code} {message}", status=200, code=code, url=url,
+            body_preview=preview,
+        )
+
+    def find_tickets(
+        self, filter: dict, *, event_id: int | None = None, show_id: int | None = None  # noqa: A002
+    ) -> list[dict]:
+        """Tickets this partner added, matching ``filter`` (``id``, ``barcode``, ``external_id`` ...).
+
+        :raises QticketsAuthError: ``WRONG_AUTHORIZATION`` (no retry).
+        :raises QticketsPartnersError: any other ``status: error``.
+        """
+        if show_id is not None and event_id is None:
+            raise ValueError("find_tickets: show_id needs event_id (path tickets/find/{event_id}/{show_id})")
+        endpoint = "tickets/find"
+        if event_id is not None:
+            endpoint += f"/{int(event_id)}"
+            if show_id is not None:
+                endpoint += f"/{int(show_id)}"
+        result = self._partners_call(endpoint, {"filter": _api_value(filter)})
+        if result is None:
+            return []
+        if not isinstance(result, list):
+            raise QticketsResponseError(
+                f"Partners /{endpoint}: expected a list in `result`, got {type(result).__name__}",
+                url=sanitize_url(self._url(endpoint), self._secrets),
+            )
+        return result
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Check host and key with ``events/lists`` (read-only)."""
+        try:
+            result = self._partners_call("events/lists", {})
+        except QticketsError as exc:
+            return False, str(exc)
+        return True, f"Connected to {self.settings.base_url}: {len(result or [])} partner events"
