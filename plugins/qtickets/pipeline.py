@@ -1,0 +1,274 @@
+"""Task bodies of the ``qtickets_api`` DAG: the DAG file only wires these.
+
+Each function is an ordinary Python function taking validated params, so it can be read and tested
+without Airflow's scheduler. Results returned to XCom are small dicts of counts and bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from qtickets.datasets import DATASETS, Dataset, Window
+from qtickets.params import RunParams
+from qtickets.timeutil import MSK, utcnow
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "qtickets_api"
+CLICKHOUSE_CONN_ID = "clickhouse_default"
+QTICKETS_CONN_ID = "qtickets_default"
+PARTNERS_CONN_ID = "qtickets_partners_default"
+INSERT_BATCH_ROWS = 20_000
+FRESHNESS_MAX_AGE = timedelta(hours=2)
+STUB_MODE = "dry run: stub mode - no HTTP request and no ClickHouse write is made"
+
+
+def _clickhouse():
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    return ClickHouseHook(clickhouse_conn_id=CLICKHOUSE_CONN_ID)
+
+
+def bootstrap_schema(params: RunParams) -> dict[str, Any]:
+    """Apply pending schema migrations (idempotent; never drops data)."""
+    if params.dry_run:
+        log.info("bootstrap_schema: %s", STUB_MODE)
+        return {"status": "dry_run", "applied": []}
+    from qtickets import warehouse
+
+    with _clickhouse() as ch:
+        applied = warehouse.apply_migrations(ch)
+        log.info("Schema of database %s is current; applied now: %s", ch.database, applied or "nothing")
+        return {"status": "ok", "database": ch.database, "applied": applied}
+
+
+@dataclass
+class _RowBuffer:
+    """Collects mapped rows per table and inserts them in batches (few, large parts; flat memory)."""
+
+    ch: Any
+    columns: dict[str, tuple[str, ...]]
+    batch_rows: int = INSERT_BATCH_ROWS
+    pending: dict[str, list[tuple]] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+
+    def add(self, rows_by_table: dict[str, list[tuple]]) -> None:
+        for table, rows in rows_by_table.items():
+            bucket = self.pending.setdefault(table, [])
+            bucket.extend(rows)
+            if len(bucket) >= self.batch_rows:
+                self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        rows = self.pending.pop(table, [])
+        if rows:
+            self.ch.insert(table, self.columns[table], rows)
+            self.written[table] = self.written.get(table, 0) + len(rows)
+
+    def flush(self) -> dict[str, int]:
+        for table in list(self.pending):
+            self._flush(table)
+        return dict(self.written)
+
+
+def _sales_dates(rows_by_table: dict[str, list[tuple]], columns: dict[str, tuple[str, ...]]) -> set[date]:
+    tickets = rows_by_table.get("stg_qtickets_api_tickets_raw")
+    if not tickets:
+        return set()
+    idx = columns["stg_qtickets_api_tickets_raw"].index("payed_at")
+    return {datetime.fromtimestamp(row[idx], MSK).date() for row in tickets if row[idx] is not None}
+
+
+def _is_due(ds: Dataset, params: RunParams, window: Window, now: datetime,
+            last_success: datetime | None) -> tuple[bool, str]:
+    if ds.mode == "incremental":
+        return True, "incremental: every interval"
+    if ds.name in params.datasets or params.fixtures_dir:
+        return True, "named in the run's params"
+    if window.end < now - max(ds.cadence, timedelta(minutes=30)):
+        return False, (f"snapshot of the present; not re-read for a past interval ending "
+                       f"{window.end.isoformat()} (backfill)")
+    if last_success is not None and now - last_success < ds.cadence - timedelta(minutes=1):
+        return False, f"last loaded {last_success.isoformat()}, cadence {ds.cadence}"
+    return True, "due"
+
+
+def _pii_policy(ch: Any):
+    from airflow.sdk import BaseHook
+
+    from qtickets.pii import PiiPolicy
+
+    extra = BaseHook.get_connection(ch.clickhouse_conn_id).extra_dejson
+    return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "")
+
+
+def _connection_exists(conn_id: str) -> bool:
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        return False
+    return True
+
+
+def _build_source(ds: Dataset, params: RunParams, ch: Any):
+    from qtickets.sources import FixtureSource, LiveSource, parse_partner_requests
+
+    if params.fixtures_dir:
+        log.info("Replaying saved responses from %s (no HTTP request)", params.fixtures_dir)
+        return FixtureSource(params.fixtures_dir, ch), None
+    from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook
+
+    if ds.api == "partners":
+        if not _connection_exists(PARTNERS_CONN_ID):
+            return None, (f"connection {PARTNERS_CONN_ID} is not defined; the Partners API needs a key issued "
+                          "by QTickets support - add the connection to load partner tickets")
+        from airflow.sdk import Variable
+
+        from qtickets.sources import PARTNER_REQUESTS_VARIABLE
+
+        requests = parse_partner_requests(Variable.get(PARTNER_REQUESTS_VARIABLE, default=None))
+        if not requests:
+            return None, f"Variable {PARTNER_REQUESTS_VARIABLE} holds no search requests"
+        partners = QticketsPartnersHook(qtickets_partners_conn_id=PARTNERS_CONN_ID)
+        return LiveSource(QticketsHook(qtickets_conn_id=QTICKETS_CONN_ID), ch, partners=partners,
+                          partner_requests=requests), None
+    return LiveSource(QticketsHook(qtickets_conn_id=QTICKETS_CONN_ID), ch), None
+
+
+def _hook_stats(source: Any) -> dict[str, int]:
+    stats = getattr(getattr(source, "hook", None), "stats", None)
+    partners = getattr(getattr(source, "partners", None), "stats", None)
+    out = {"requests": 0, "retries": 0, "pages": 0}
+    for s in (stats, partners):
+        if s is not None:
+            for key in out:
+                out[key] += int(getattr(s, key, 0))
+    return out
+
+
+def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
+                 now: datetime | None = None) -> dict[str, Any]:
+    """Stream one dataset from its source into its staging tables; return small stats for XCom."""
+    ds = DATASETS[name]
+    stats: dict[str, Any] = {"dataset": name, "window": window.as_dict(), "rows": {}, "requests": 0,
+                             "retries": 0, "pages": 0, "sales_dates": []}
+    if params.dry_run:
+        log.info("load_%s: %s", name, STUB_MODE)
+        return {**stats, "status": "dry_run"}
+    from qtickets import warehouse
+    from qtickets.rows.common import MapContext
+
+    now = now or utcnow()
+    with _clickhouse() as ch:
+        due, reason = _is_due(ds, params, window, now, warehouse.last_dataset_load(ch, name))
+        if not due:
+            log.info("Skipping %s: %s", name, reason)
+            return {**stats, "status": "skipped", "reason": reason}
+        source, why_not = _build_source(ds, params, ch)
+        if source is None:
+            log.info("Skipping %s: %s", name, why_not)
+            return {**stats, "status": "skipped", "reason": why_not}
+        ctx = MapContext(fetched_at=now, pii=_pii_policy(ch))
+        columns = ds.columns()
+        buffer = _RowBuffer(ch, columns)
+        sales_dates: set[date] = set()
+        records = 0
+        log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.endpoint,
+                 window.start.isoformat(), window.end.isoformat())
+        for page in ds.fetch(source, window):
+            records += len(page)
+            rows = ds.map(page, ctx)
+            sales_dates |= _sales_dates(rows, columns)
+            buffer.add(rows)
+        written = buffer.flush()
+        stats.update(_hook_stats(source), status="loaded", records=records, rows=written,
+                     sales_dates=sorted(d.isoformat() for d in sales_dates))
+        warehouse.record_dataset_load(ch, warehouse.DatasetLoad(
+            dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=window.start,
+            window_end=window.end, status="ok", rows=sum(written.values()), pages=stats["pages"],
+            requests=stats["requests"], retries=stats["retries"]))
+        log.info("Loaded %s: %s records -> %s (requests=%s, retries=%s)", name, records, written or "no rows",
+                 stats["requests"], stats["retries"])
+        return stats
+
+
+def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams) -> dict[str, Any]:
+    """Rebuild dim_events, the sales facts for every day the loads touched, and inventory_latest."""
+    if params.dry_run:
+        log.info("rebuild_facts: %s", STUB_MODE)
+        return {"status": "dry_run"}
+    loaded = [s for s in loads if s and s.get("status") == "loaded"]
+    dates = sorted({date.fromisoformat(d) for s in loaded for d in s.get("sales_dates", [])})
+    from qtickets import warehouse
+
+    with _clickhouse() as ch:
+        warehouse.rebuild_dim_events(ch)
+        sales = warehouse.rebuild_sales_facts(ch, dates) if dates else {"months": []}
+        warehouse.rebuild_inventory_latest(ch)
+    log.info("Facts rebuilt: dim_events, inventory_latest, sales for %d day(s) %s", len(dates),
+             f"{dates[0]}..{dates[-1]}" if dates else "")
+    return {"status": "ok", "sales_days": len(dates), "sales": sales}
+
+
+def run_checks(params: RunParams, window: Window, now: datetime | None = None) -> dict[str, Any]:
+    """Run the data-quality checks; raise ``DataQualityError`` listing every violation."""
+    if params.dry_run:
+        log.info("run_checks: %s", STUB_MODE)
+        return {"status": "dry_run"}
+    from qtickets import warehouse
+
+    now = now or utcnow()
+    # Freshness compares the newest data with the wall clock: meaningful for a run of the present,
+    # not for a backfill of last year.
+    check_freshness = window.end >= now - FRESHNESS_MAX_AGE
+    with _clickhouse() as ch:
+        results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
+    warehouse.raise_for_failed_checks(results)
+    return {"status": "ok", "checks": [r.name for r in results], "freshness_checked": check_freshness}
+
+
+def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, window: Window | None,
+               started_at: datetime | None, loads: Iterable[dict[str, Any] | None],
+               task_states: dict[str, str], errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Write the run's row into ``meta_job_runs`` (whatever happened upstream)."""
+    failed = sorted(t for t, s in task_states.items() if s in {"failed", "upstream_failed"})
+    status = "failed" if failed else "success"
+    per_dataset = {s["dataset"]: {"status": s.get("status"), "rows": sum(s.get("rows", {}).values()),
+                                  "requests": s.get("requests", 0), "retries": s.get("retries", 0)}
+                   for s in loads if s}
+    if params.dry_run:
+        log.info("record_run: %s (would record status=%s)", STUB_MODE, status)
+        return {"status": "dry_run", "run_status": status}
+    first_error = next((errors[t] for t in failed if t in errors), None) or next(iter(errors.values()), None) or {}
+    from qtickets import warehouse
+
+    record = warehouse.RunRecord(
+        job=JOB_NAME, run_id=run_id, dag_id=dag_id, run_type=run_type,
+        started_at=started_at or utcnow(), finished_at=utcnow(), status=status,
+        rows_processed=sum(d["rows"] for d in per_dataset.values()),
+        message={"datasets": per_dataset, "failed_tasks": failed, "dry_run": False},
+        window_start=window.start if window else None, window_end=window.end if window else None,
+        http_status=first_error.get("http_status"), error_code=first_error.get("error_code") or "",
+        request_id=first_error.get("request_id") or "", error_message=first_error.get("message") or "",
+        failed_tasks=failed,
+    )
+    with _clickhouse() as ch:
+        warehouse.record_run(ch, record)
+    log.info("Recorded run %s: status=%s rows=%s failed=%s", run_id, status, record.rows_processed, failed)
+    return {"status": status, "failed_tasks": failed}
+
+
+def error_details(exc: BaseException) -> dict[str, Any]:
+    """What ``meta_job_runs`` and alerts keep of an exception (never a secret: hooks scrub their errors)."""
+    as_dict = getattr(exc, "as_dict", None)
+    if callable(as_dict):
+        return as_dict()
+    return {"error_type": type(exc).__name__, "message": str(exc).splitlines()[0][:500] if str(exc) else "",
+            "http_status": None, "error_code": None, "request_id": None}
