@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
@@ -35,7 +35,7 @@ from qtickets.notifications import deadline_alert, on_dag_failure, on_task_failu
 from qtickets.params import RunParams, resolve_window
 
 POOL = "qtickets_api"
-START_DATE = datetime(2026, 11, 1, tzinfo=timezone.utc)
+START_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 RUN_DEADLINE = timedelta(minutes=30)
 
 DEFAULT_ARGS = {
