@@ -301,8 +301,9 @@ def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]
         except orjson.JSONDecodeError:
             payload = None
     code = _vendor_code(payload)
+    code = redact(code, secrets) if code else None
     vendor_msg = payload.get("error") if isinstance(payload, dict) else None
-    detail = f": {vendor_msg}" if vendor_msg else ""
+    detail = f": {redact(str(vendor_msg), secrets)[:200]}" if vendor_msg else ""
     if status in (401, 403):
         raise QticketsAuthError(
             f"QTickets refused the token (HTTP {status}){detail}; put a valid organiser token in the "
@@ -327,9 +328,10 @@ def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]
     raise QticketsApiError(f"QTickets answered HTTP {status}{detail}", code=code, **fields)
 
 
-def vendor_code_of(response: requests.Response) -> str | None:
+def vendor_code_of(response: requests.Response, secrets: tuple[str, ...] = ()) -> str | None:
     """Vendor ``code`` of an error body, when the body is JSON."""
     try:
-        return _vendor_code(orjson.loads(response.content))
+        code = _vendor_code(orjson.loads(response.content))
     except orjson.JSONDecodeError:
         return None
+    return redact(code, secrets) if code else None

@@ -7,6 +7,7 @@ turn connection extras into headers (HttpHook does, and int extras break every r
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -50,6 +51,10 @@ from qtickets.timeutil import format_api_ts
 __all__ = ["QticketsHook", "QticketsPartnersHook", "RequestStats", "WindowGuard"]
 
 USER_AGENT = f"qtickets-airflow/{__version__}"
+
+# A stdlib logger rather than ``self.log``: in Airflow 3 ``self.log`` is a structlog logger that
+# bypasses stdlib handlers (pytest's caplog cannot see it); stdlib records still reach the task log.
+log = logging.getLogger(__name__)
 
 #: Seat counters requested from ``shows/{id}/seats`` (without ``select`` the API returns no counters).
 SEAT_COUNTER_FIELDS = (
@@ -189,7 +194,7 @@ class QticketsHook(HttpHook):
         attempts = settings.max_retries + 1
         for attempt in range(1, attempts + 1):
             self.stats.add("requests")
-            self.log.info("QTickets %s %s%s", method, safe_path, f" page={page}" if page else "")
+            log.info("QTickets %s %s%s", method, safe_path, f" page={page}" if page else "")
             response: requests.Response | None = None
             try:
                 response = self._send(method, url, params=params, body=body)
@@ -207,7 +212,7 @@ class QticketsHook(HttpHook):
             if wait is None:
                 wait = backoff_seconds(attempt, settings, self._rng)
             self.stats.add("retries")
-            self.log.warning(
+            log.warning(
                 "QTickets %s %s failed (%s); retry %s/%s in %.1f s",
                 method, safe_path, reason, attempt, settings.max_retries, wait,
             )
@@ -221,7 +226,7 @@ class QticketsHook(HttpHook):
         if response is not None:
             fields.update(
                 status=response.status_code,
-                code=vendor_code_of(response),
+                code=vendor_code_of(response, self._secrets),
                 request_id=request_id_of(response),
                 url=sanitize_url(response.url or safe_path, self._secrets),
                 body_preview=redact(response.text[:512], self._secrets),
@@ -268,7 +273,7 @@ class QticketsHook(HttpHook):
             if not (self.settings.post_fallback and exc.status is not None and exc.status >= 500):
                 raise
             self.stats.add("post_fallbacks")
-            self.log.warning(
+            log.warning(
                 "QTickets GET %s kept failing (HTTP %s); post_fallback is on, re-sending as POST",
                 endpoint, exc.status,
             )
