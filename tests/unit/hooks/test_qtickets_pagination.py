@@ -1,0 +1,381 @@
+"""QticketsHook.iter_pages: transports, stop rules, dedup, concurrency, POST fallback, window guard."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests_mock
+
+from qtickets.exceptions import (
+    QticketsFilterIgnoredError,
+    QticketsPaginationError,
+    QticketsResponseError,
+    QticketsTransientError,
+)
+from qtickets.hooks.qtickets import QticketsHook, WindowGuard
+from qtickets.pagination import Page, iterate_pages
+from qtickets.timeutil import MSK
+
+TOKEN = "s3cret-token-0123456789"
+BASE = "https://qt.test/api/rest/v1"
+ORDERS = f"{BASE}/orders"
+START = datetime(2025, 11, 7, 0, 0, tzinfo=MSK)
+END = START + timedelta(days=1)
+
+
+def _connect(monkeypatch: pytest.MonkeyPatch, **extra: Any) -> QticketsHook:
+    conn = {"conn_type": "qtickets", "host": BASE, "password": TOKEN,
+            "extra": {"max_retries": 2, "concurrency": 1, **extra}}
+    monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", json.dumps(conn))
+    return QticketsHook(sleep=lambda _s: None)
+
+
+def _orders(n: int, start_id: int = 1) -> list[dict]:
+    return [{"id": i, "updated_at": (START + timedelta(minutes=i % 600)).isoformat()}
+            for i in range(start_id, start_id + n)]
+
+
+def _page_of(request: Any) -> int:
+    query = parse_qs(urlparse(request.url).query)
+    if "page" in query:
+        return int(query["page"][0])
+    return int(request.json()["page"])
+
+
+def _paged(records: list[dict], per_page: int = 50, total: int | None = None):
+    """requests-mock callback serving ``records`` the way the vendor pages them."""
+    def callback(request, context):
+        page = _page_of(request)
+        chunk = records[(page - 1) * per_page: page * per_page]
+        return {"data": chunk, "paging": {"perPage": per_page, "currentPage": page,
+                                          "total": len(records) if total is None else total}}
+    return callback
+
+
+def _pages_requested(m: requests_mock.Mocker) -> list[int]:
+    return [_page_of(r) for r in m.request_history]
+
+
+def test_get_body_transport_sends_documented_body(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    where = [{"column": "updated_at", "operator": ">=", "value": datetime(2025, 11, 6, 21, 0, tzinfo=UTC)},
+             {"column": "deleted_at", "operator": "null"}]
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(120)))
+        pages = list(hook.iter_pages("orders", where=where, order_by={"id": "asc"}))
+        reqs = m.request_history
+    assert [len(p) for p in pages] == [50, 50, 20]
+    assert [r.method for r in reqs] == ["GET"] * 3
+    assert reqs[0].json() == {"where": [{"column": "updated_at", "operator": ">=",
+                                         "value": "2025-11-07T00:00:00+03:00"},
+                                        {"column": "deleted_at", "operator": "null"}],
+                              "orderBy": {"id": "asc"}, "page": 1}
+    assert [r.json()["page"] for r in reqs] == [1, 2, 3]
+    assert urlparse(reqs[0].url).query == ""
+    assert reqs[0].headers["Content-Type"] == "application/json"
+    assert (hook.stats.pages, hook.stats.requests) == (3, 3)
+
+
+def test_get_query_transport_encodes_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch, filter_transport="get_query")
+    where = [{"column": "payed_at", "operator": "<", "value": END}]
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(60)))
+        list(hook.iter_pages("orders", where=where, order_by={"id": "desc"}, extra={"payed": 1}))
+        reqs = m.request_history
+    assert [r.method for r in reqs] == ["GET", "GET"]
+    query = parse_qs(urlparse(reqs[1].url).query)  # .qs would lower-case the JSON values
+    assert json.loads(query["where"][0]) == [{"column": "payed_at", "operator": "<",
+                                              "value": "2025-11-08T00:00:00+03:00"}]
+    assert json.loads(query["orderBy"][0]) == {"id": "desc"}
+    assert query["page"] == ["2"] and query["payed"] == ["1"]
+    assert reqs[1].body is None
+
+
+def test_stops_on_total_without_extra_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(100)))
+        assert sum(len(p) for p in hook.iter_pages("orders")) == 100
+        assert _pages_requested(m) == [1, 2]
+
+
+def test_stops_on_empty_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:  # total claims 500 but the data ends after 100
+        m.get(ORDERS, json=_paged(_orders(100), total=500))
+        assert sum(len(p) for p in hook.iter_pages("orders")) == 100
+        # page 3 is empty; at most one read-ahead page may have been requested meanwhile
+        assert _pages_requested(m)[:3] == [1, 2, 3] and len(m.request_history) <= 4
+
+
+def test_stops_on_short_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(70), total=500))
+        assert sum(len(p) for p in hook.iter_pages("orders")) == 70
+        assert _pages_requested(m)[:2] == [1, 2] and len(m.request_history) <= 3
+
+
+def test_page_without_total_reads_until_short_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    records = _orders(120)
+
+    def no_total(request, context):
+        page = _page_of(request)
+        return {"data": records[(page - 1) * 50: page * 50], "paging": {"perPage": 50, "currentPage": page}}
+
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=no_total)
+        assert sum(len(p) for p in hook.iter_pages("orders")) == 120
+        assert _pages_requested(m) == [1, 2, 3]
+
+
+def test_follows_growing_total_within_margin(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    records = _orders(100)
+
+    def growing(request, context):  # 30 orders arrive after page 1 was read
+        page = _page_of(request)
+        live = records if page == 1 else records + _orders(30, start_id=101)
+        return {"data": live[(page - 1) * 50: page * 50],
+                "paging": {"perPage": 50, "currentPage": page, "total": len(live)}}
+
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=growing)
+        ids = [r["id"] for p in hook.iter_pages("orders") for r in p]
+        assert _pages_requested(m) == [1, 2, 3]
+    assert ids == list(range(1, 131))
+
+
+def test_page_bound_stops_an_endless_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    counter = iter(range(1, 10_000))
+
+    def endless(request, context):  # fresh full pages forever, total keeps growing
+        page = _page_of(request)
+        return {"data": _orders(50, start_id=next(counter) * 1000),
+                "paging": {"perPage": 50, "currentPage": page, "total": 100 + page * 50}}
+
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=endless)
+        # page 1 says total=150 -> 3 pages; bound = 3 + PAGE_MARGIN (5)
+        with pytest.raises(QticketsPaginationError, match="at page 9, past the bound of 8 pages"):
+            list(hook.iter_pages("orders"))
+        assert len(m.request_history) == 8
+
+
+def test_repeated_page_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:  # an API that ignores `page`
+        m.get(ORDERS, json={"data": _orders(50), "paging": {"perPage": 50, "currentPage": 1, "total": 500}})
+        pages = hook.iter_pages("orders")
+        assert len(next(pages)) == 50
+        with pytest.raises(QticketsPaginationError, match="page 2 returned exactly the records of page 1"):
+            next(pages)
+
+
+def test_duplicates_from_shifted_pages_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    records = _orders(100)
+    # page 2 overlaps page 1 by 5 records (an order arrived at the head of a desc list)
+    pages_data = {1: records[:50], 2: records[45:95], 3: records[95:100]}
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=lambda req, ctx: {"data": pages_data[_page_of(req)],
+                                             "paging": {"perPage": 50, "currentPage": 1, "total": 105}})
+        pages = list(hook.iter_pages("orders"))
+    ids = [r["id"] for p in pages for r in p]
+    assert ids == list(range(1, 101)) and len(pages[1]) == 45
+
+
+def test_unpaged_list_is_one_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    themes = [{"id": i, "color": f"#00000{i}"} for i in range(1, 16)]
+    with requests_mock.Mocker() as m:
+        m.get(f"{BASE}/color-themes", json={"data": themes})
+        assert hook.get_color_themes() == themes
+        assert m.call_count == 1
+
+
+def test_wrong_envelope_is_response_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json={"items": [], "meta": {}})
+        with pytest.raises(QticketsResponseError, match=r"expected \{'data'"):
+            list(hook.iter_pages("orders"))
+
+
+def test_concurrent_pages_are_yielded_in_order() -> None:
+    """Pagination layer with a fake fetch: page 2 finishes after page 3, yet pages come out in order.
+
+    (requests-mock serialises requests behind a lock, so overlap is tested below the HTTP layer.)
+    """
+    records = _orders(50 * 9)
+    page3_done = threading.Event()
+    first_wave = threading.Barrier(3, timeout=10)  # pages 2, 3, 4 must all be in flight at once
+    lock = threading.Lock()
+    in_flight, peak = 0, 0
+
+    def fetch(number: int) -> Page:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        try:
+            if number in (2, 3, 4):
+                first_wave.wait()
+            if number == 2:
+                assert page3_done.wait(timeout=10)
+            page = Page(number, records[(number - 1) * 50: number * 50], per_page=50, total=len(records))
+            if number == 3:
+                page3_done.set()
+            return page
+        finally:
+            with lock:
+                in_flight -= 1
+
+    ids = [r["id"] for p in iterate_pages(fetch, endpoint="orders", concurrency=3) for r in p]
+    assert ids == list(range(1, 451))
+    assert peak == 3  # never more than `concurrency` in flight, and it did run in parallel
+
+
+def test_read_ahead_is_bounded_for_a_slow_consumer() -> None:
+    requested: list[int] = []
+    pages = iterate_pages(
+        lambda n: requested.append(n) or Page(n, _orders(50, start_id=n * 100), per_page=50, total=50 * 100),
+        endpoint="orders", concurrency=4,
+    )
+    next(pages)
+    next(pages)  # consumer holds page 2; workers may fill at most 2 * concurrency pages ahead
+    assert max(requested) <= 2 + 2 * 4 + 1
+    pages.close()
+
+
+def test_hook_concurrency_returns_every_page_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch, concurrency=4)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(50 * 12 + 7)))
+        ids = [r["id"] for p in hook.iter_pages("orders") for r in p]
+        assert sorted(_pages_requested(m)) == list(range(1, 14))
+    assert ids == list(range(1, 608)) and hook.stats.pages == 13
+
+
+def test_concurrent_error_propagates_and_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch, concurrency=2, max_retries=0)
+    serve = _paged(_orders(50 * 40))
+
+    def callback(request, context):
+        if _page_of(request) == 4:
+            context.status_code = 503
+            return {"error": "Unknown error", "code": "UNKNOWN_ERROR"}
+        return serve(request, context)
+
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=callback)
+        got = []
+        with pytest.raises(QticketsTransientError):
+            for page in hook.iter_pages("orders"):
+                got.append(page)
+        assert len(got) == 3
+        assert len(m.request_history) < 40  # read-ahead is bounded, the rest was never requested
+
+
+def test_post_fallback_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, status_code=503, json={"code": "UNKNOWN_ERROR"})
+        post = m.post(ORDERS, json={"data": [], "paging": {"perPage": 50, "currentPage": 1, "total": 0}})
+        with pytest.raises(QticketsTransientError):
+            list(hook.iter_pages("orders", where=[{"column": "payed", "value": 1}]))
+        assert post.call_count == 0 and m.call_count == 3
+    assert hook.stats.post_fallbacks == 0
+
+
+def test_post_fallback_resends_filters_after_5xx(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch, post_fallback=True)
+    where = [{"column": "payed", "value": 1}]
+    with requests_mock.Mocker() as m:
+        get = m.get(ORDERS, status_code=503, json={"code": "UNKNOWN_ERROR"})
+        post = m.post(ORDERS, json={"data": _orders(3), "paging": {"perPage": 50, "currentPage": 1, "total": 3}})
+        pages = list(hook.iter_pages("orders", where=where, order_by={"id": "asc"}))
+    assert [len(p) for p in pages] == [3]
+    assert get.call_count == 3 and post.call_count == 1
+    assert post.last_request.json() == {"where": where, "orderBy": {"id": "asc"}, "page": 1}
+    assert hook.stats.post_fallbacks == 1
+
+
+def test_post_fallback_not_used_for_429(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch, post_fallback=True)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, status_code=429)
+        post = m.post(ORDERS, json={"data": []})
+        with pytest.raises(QticketsTransientError):
+            list(hook.iter_pages("orders"))
+        assert post.call_count == 0
+
+
+def _guard() -> WindowGuard:
+    return WindowGuard(column="updated_at", start=START, end=END)
+
+
+def test_guard_passes_records_inside_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _connect(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(_orders(80)))
+        assert sum(len(p) for p in hook.iter_pages("orders", guard=_guard())) == 80
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param("2021-05-18T12:23:40+03:00", "2021-05-18T12:23:40+03:00", id="2021 page: filter ignored"),
+        pytest.param("2025-11-08T00:00:00+03:00", "2025-11-08T00:00:00+03:00", id="end is exclusive"),
+        pytest.param("2025-11-06T23:59:59+03:00", "2025-11-06T23:59:59+03:00", id="just before start"),
+        pytest.param(None, "None", id="missing value"),
+        pytest.param("not a date", "not a date", id="unparsable value"),
+    ],
+)
+def test_guard_raises_when_filter_ignored(monkeypatch: pytest.MonkeyPatch, value: str | None, shown: str) -> None:
+    hook = _connect(monkeypatch)
+    records = _orders(50) + _orders(10, start_id=51)
+    records[57]["updated_at"] = value
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json=_paged(records))
+        pages = hook.iter_pages("orders", guard=_guard())
+        assert len(next(pages)) == 50
+        with pytest.raises(QticketsFilterIgnoredError) as info:
+            next(pages)
+    message = str(info.value)
+    assert "ignored the `where` filter" in message and shown in message and "id=58" in message
+    assert "[2025-11-07T00:00:00+03:00, 2025-11-08T00:00:00+03:00)" in message
+    assert "filter_transport" in message and "get_body <-> get_query" in message
+
+
+def test_guard_catches_the_old_loader_bug_on_page_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API ignores `where` and returns the oldest page: must fail loudly, not load zero rows."""
+    hook = _connect(monkeypatch)
+    old = [{"id": 1614202 + i, "updated_at": "2021-05-27T20:35:43+03:00"} for i in range(50)]
+    with requests_mock.Mocker() as m:
+        m.get(ORDERS, json={"data": old, "paging": {"perPage": 50, "currentPage": 1, "total": 126213}})
+        with pytest.raises(QticketsFilterIgnoredError, match="2021-05-27T20:35:43"):
+            list(hook.iter_pages("orders", where=[{"column": "updated_at", "operator": ">=", "value": START}],
+                                 guard=_guard()))
+        assert m.call_count == 1
+
+
+def test_window_guard_validates_its_window() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        WindowGuard("updated_at", datetime(2025, 1, 1), datetime(2025, 1, 2))  # noqa: DTZ001
+    with pytest.raises(ValueError, match="empty"):
+        WindowGuard("updated_at", END, START)
+
+
+def test_page_count_formula_matches_vendor_numbers() -> None:
+    # 126 213 orders at 50 per page is what the vendor reported; the bound is derived from it.
+    assert math.ceil(126213 / 50) == 2525
