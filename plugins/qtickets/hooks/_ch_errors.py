@@ -54,13 +54,15 @@ _NETWORK_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
-def first_line(text: str) -> str:
+def first_line(text: str, limit: int = 400) -> str:
     """The server's message without the ``Code: NN.`` prefix, the stack trace and later lines."""
     text = _CODE_RE.sub("", text, count=1).lstrip(". \n")
     text = text.replace("DB::Exception: ", "", 1)
     text = text.split("Stack trace:", 1)[0]
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line.strip().rstrip(".") + "." if line else "(no message)"
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if len(line) > limit:
+        line = line[:limit].rstrip() + "…"
+    return line.rstrip(".") + "." if line else "(no message)"
 
 
 def _redact(text: str, secrets: tuple[str | None, ...]) -> str:
@@ -99,7 +101,9 @@ def classify(exc: BaseException, *, where: str, secrets: tuple[str | None, ...] 
             f"{prefix}: {label}: {text} Check the login, password and grants of the ClickHouse connection."
         )
     if code is not None:
-        return ClickHouseQueryError(f"{prefix}: {label}: {text} Fix the statement; a retry cannot help.")
+        return ClickHouseQueryError(
+            f"{prefix}: {label}: {text} Fix the statement or the rows; a retry cannot help."
+        )
     return ClickHouseQueryError(
         f"{prefix}: {type(exc).__name__}: {text} The rows or statement do not match the table; "
         "a retry cannot help."
