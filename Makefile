@@ -1,0 +1,28 @@
+# qtickets-airflow — `make help` lists the targets.
+PY := .venv/bin/python
+.DEFAULT_GOAL := help
+
+.PHONY: help setup demo airflow test lint bench
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## Create .venv with the locked requirements and the provider (idempotent)
+	scripts/setup.sh
+
+demo: setup ## Sandbox API -> the DAG -> embedded ClickHouse -> printed summary
+	$(PY) scripts/demo.py
+
+airflow: setup ## Same set-up, Airflow UI on http://127.0.0.1:8080 (airflow standalone)
+	$(PY) scripts/demo.py standalone
+
+test: ## Install what the tests need (incl. clickhouse-server when root) and run the whole suite
+	scripts/setup.sh --server
+	$(PY) -m pytest
+
+lint: setup ## ruff
+	.venv/bin/ruff check .
+
+bench: setup ## Throughput / memory benchmarks (print tables; minutes)
+	$(PY) bench/bench_fetch_orders.py
+	$(PY) bench/bench_warehouse.py

@@ -1,0 +1,72 @@
+"""The DAG file parses, and its shape is what operators and dashboards rely on."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from qtickets.datasets import DATASETS
+
+pytestmark = pytest.mark.dag
+
+EXPECTED_PARAMS = {"dry_run", "since_hours", "datasets", "fixtures_dir"}
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert {"qtickets_api", "qtickets_api_history"} <= set(dagbag.dag_ids)
+
+
+@pytest.mark.parametrize("dag_id", ["qtickets_api", "qtickets_api_history"])
+def test_dag_policy(dagbag, dag_id):
+    dag = dagbag.get_dag(dag_id)
+    assert dag.tags and "qtickets" in dag.tags
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.doc_md and "qtickets_api" in dag.doc_md
+    assert set(dag.params.keys()) == EXPECTED_PARAMS
+    assert dag.deadline, "the production DAG must keep its Deadline Alert (the SLA replacement)"
+    assert dag.on_failure_callback
+    for task in dag.tasks:
+        assert task.retries >= 2, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+        assert task.on_failure_callback, task.task_id
+        assert task.execution_timeout is not None, task.task_id
+
+
+def test_schedule_has_real_15_minute_intervals(dagbag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.get_dag("qtickets_api")
+    # A cron *string* gives zero-length data intervals in Airflow 3; the windows need real ones.
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.timetable.expression == "*/15 * * * *"
+
+
+def test_tasks_and_dependencies(dagbag):
+    dag = dagbag.get_dag("qtickets_api")
+    loads = {f"load_{name}" for name in DATASETS}
+    assert set(dag.task_ids) == loads | {"bootstrap_schema", "rebuild_facts", "run_checks", "record_run", "finish"}
+    upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
+    assert upstream["load_inventory"] == {"load_events"}
+    assert upstream["load_barcodes"] == {"load_events"}
+    assert upstream["load_orders"] == {"bootstrap_schema"}
+    assert upstream["rebuild_facts"] == loads
+    assert upstream["run_checks"] == {"rebuild_facts"}
+    assert upstream["finish"] == loads | {"rebuild_facts", "run_checks"}
+    assert upstream["record_run"] == loads | {"bootstrap_schema", "rebuild_facts", "run_checks"}
+    # The run's verdict: record_run always runs; `finish` fails the run when anything upstream failed.
+    assert dag.get_task("record_run").trigger_rule == "all_done"
+    assert dag.get_task("finish").trigger_rule == "all_success"
+    assert set(dag.leaves) == {dag.get_task("record_run"), dag.get_task("finish")}
+    for load in loads:
+        assert dag.get_task(load).pool == "qtickets_api"
+
+
+def test_history_dag_reads_orders_by_day(dagbag):
+    dag = dagbag.get_dag("qtickets_api_history")
+    assert dag.timetable.expression == "0 0 * * *"
+    assert {"load_orders", "load_events"} <= set(dag.task_ids)
+    assert "load_clients" not in dag.task_ids
+    assert dag.deadline[0].interval >= timedelta(hours=1)
