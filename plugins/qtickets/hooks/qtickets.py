@@ -410,7 +410,9 @@ class QticketsPartnersHook(QticketsHook):
         code = str(payload.get("code") or "UNKNOWN_ERROR")
         message = redact(str(payload.get("message") or ""), self._secrets)
         preview = redact(_json_text(payload)[:512], self._secrets)
-        if code == "WRONG_AUTHORIZATION":
+        # Match the message too: the vendor's code is the documented signal, but the text is as stable
+        # (and the anonymised capture in ../shared has its code rewritten).
+        if code == "WRONG_AUTHORIZATION" or message.strip().lower() == "wrong authorization":
             raise QticketsAuthError(
                 f"Partners API refused the key ({message}); put the partner key issued by QTickets "
                 f"support (not the organiser REST token) in connection {self.qtickets_partners_conn_id!r}",
