@@ -165,6 +165,9 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
     from qtickets import warehouse
     from qtickets.rows.common import MapContext
 
+    if params.datasets and name not in params.datasets:
+        log.info("Skipping %s: not among the datasets selected for this run %s", name, list(params.datasets))
+        return {**stats, "status": "skipped", "reason": "not selected"}
     now = now or utcnow()
     with _clickhouse() as ch:
         due, reason = _is_due(ds, params, window, now, warehouse.last_dataset_load(ch, name))

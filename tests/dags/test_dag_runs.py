@@ -1,0 +1,188 @@
+"""The real DAG, run through Airflow (``dag.test``), against the sandbox API over real sockets and the
+embedded ClickHouse engine.
+
+The expected numbers come from the sandbox's own payloads, read with plain ``requests`` and the revenue
+rule of the README — not from the code under test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import requests
+
+from tests.dags.conftest import runnable
+
+pytestmark = [pytest.mark.dag, pytest.mark.integration]
+
+ALL_HISTORY = {"since_hours": 24 * 365 * 7}
+
+
+def _all_orders(sandbox) -> list[dict]:
+    headers = {"Authorization": f"Bearer {sandbox.token}"}
+    orders, page = [], 1
+    while True:
+        body = requests.get(f"{sandbox.rest_url}/orders", json={"page": page}, headers=headers, timeout=10).json()
+        orders += body["data"]
+        if page * body["paging"]["perPage"] >= body["paging"]["total"]:
+            return orders
+        page += 1
+
+
+def _expected_sales(orders: list[dict]) -> tuple[int, Decimal]:
+    """Tickets sold and revenue by the README's definition, straight from vendor payloads."""
+    tickets, revenue = 0, Decimal(0)
+    for order in orders:
+        if not order["payed"] or order["deleted_at"] is not None:
+            continue
+        for basket in order["baskets"]:
+            if basket["deleted_at"] is None and basket["refunded_at"] is None:
+                tickets += 1
+                revenue += Decimal(str(basket["ticket_amount"]))
+    return tickets, revenue
+
+
+def _query(sql: str, params: dict | None = None, **identifiers):
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    with ClickHouseHook(clickhouse_conn_id="clickhouse_default") as ch:
+        return ch.fetch_all(sql, {"db": ch.database, **(params or {})}, **identifiers)
+
+
+def _staging_counts() -> dict[str, int]:
+    tables = [name for (name,) in _query(
+        "SELECT name FROM system.tables WHERE database = %(db)s AND name LIKE 'stg_%%'")]
+    return {t: _query("SELECT count() FROM {{ db }}.{{ t }} FINAL", t=t)[0][0] for t in tables}
+
+
+def _facts() -> list[tuple]:
+    return _query("SELECT sales_date, event_id, city, tickets_sold, revenue FROM {{ db }}.fact_qtickets_sales_daily "
+                  "ORDER BY sales_date, event_id, city")
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+@pytest.fixture
+def env(qtickets_env, embedded_clickhouse, monkeypatch):
+    """Sandbox + embedded ClickHouse connections; returns the sandbox server."""
+    monkeypatch.setenv("AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS", '[{"filter": {"external_order_id": []}}]')
+    return qtickets_env
+
+
+def test_full_run_loads_every_dataset_and_facts_match_the_vendor(dagbag, env):
+    dag = runnable(dagbag)
+    run = dag.test(logical_date=None, run_conf=ALL_HISTORY)
+    assert str(run.state) == "success", _states(run)
+
+    counts = _staging_counts()
+    orders = _all_orders(env)
+    assert counts["stg_qtickets_api_orders_raw"] == len(orders)
+    assert counts["stg_qtickets_api_tickets_raw"] == sum(len(o["baskets"]) for o in orders)
+    for table in ("events", "shows", "clients", "price_shades", "discounts", "promo_codes", "inventory", "barcodes"):
+        assert counts[f"stg_qtickets_api_{table}_raw"] > 0, table
+
+    tickets, revenue = _expected_sales(orders)
+    (fact_tickets, fact_revenue), = _query(
+        "SELECT sum(tickets_sold), sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily")
+    assert (fact_tickets, Decimal(fact_revenue)) == (tickets, revenue)
+    assert _query("SELECT countIf(city = '') FROM {{ db }}.fact_qtickets_sales_daily")[0][0] == 0
+
+    (status, rows, http_status), = _query(
+        "SELECT status, rows_processed, http_status FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
+        {"r": run.run_id})
+    assert (status, http_status) == ("success", None)
+    assert rows >= len(orders)
+
+
+def test_same_run_twice_adds_nothing_and_keeps_facts(dagbag, env):
+    dag = runnable(dagbag)
+    assert str(dag.test(logical_date=None, run_conf=ALL_HISTORY).state) == "success"
+    counts, facts = _staging_counts(), _facts()
+    run = dag.test(logical_date=None, run_conf={**ALL_HISTORY, "datasets": ["orders", "events"]})
+    assert str(run.state) == "success", _states(run)
+    assert _staging_counts() == counts
+    assert _facts() == facts
+
+
+def test_refund_days_later_moves_the_payment_days_numbers(dagbag, env):
+    dag = runnable(dagbag)
+    assert str(dag.test(logical_date=None, run_conf=ALL_HISTORY).state) == "success"
+    paid = next(o for o in _all_orders(env) if o["payed"] and o["deleted_at"] is None
+                and all(b["refunded_at"] is None and b["deleted_at"] is None for b in o["baskets"]))
+    pay_day = datetime.fromisoformat(paid["payed_at"]).date()
+    before = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    env.data.refund_order(paid["id"], datetime.now(UTC) - timedelta(minutes=5))
+
+    run = dag.test(logical_date=None, run_conf={"since_hours": 1, "datasets": ["orders"]})
+    assert str(run.state) == "success", _states(run)
+    after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    refunded = sum(Decimal(str(b["ticket_amount"])) for b in paid["baskets"])
+    assert Decimal(before[pay_day]) - Decimal(after.get(pay_day, 0)) == refunded
+    assert {d: v for d, v in after.items() if d != pay_day} == {d: v for d, v in before.items() if d != pay_day}
+
+
+def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):
+    dag = runnable(dagbag)
+    orders = _all_orders(env)
+    by_updated = defaultdict(set)
+    for o in orders:
+        by_updated[datetime.fromisoformat(o["updated_at"])].add(o["id"])
+    newest = max(by_updated)
+    end = newest.replace(minute=newest.minute - newest.minute % 15, second=0, microsecond=0) + timedelta(minutes=15)
+    first_end = end - timedelta(minutes=15)
+    for logical_date in (first_end - timedelta(minutes=15), first_end):
+        run = dag.test(logical_date=logical_date.astimezone(UTC))
+        assert str(run.state) == "success", _states(run)
+    start = first_end - timedelta(minutes=30) - timedelta(minutes=5)  # two intervals + the overlap
+    expected = {i for ts, ids in by_updated.items() if start <= ts < first_end for i in ids}
+    loaded = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
+    assert loaded == expected
+
+
+def test_vendor_503_storm_fails_the_run_records_it_and_alerts_once(dagbag, env, fake_slack):
+    env.faults.fail_next(10_000, status=503, match="/orders")
+    dag = runnable(dagbag)
+    run = dag.test(logical_date=None, run_conf={"datasets": ["orders"]})
+    states = _states(run)
+    assert str(run.state) == "failed"
+    assert states["load_orders"] == "failed"
+    (status, http_status, error_code, failed), = _query(
+        "SELECT status, http_status, error_code, failed_tasks FROM {{ db }}.meta_job_runs FINAL")
+    assert (status, http_status, error_code) == ("failed", 503, "UNKNOWN_ERROR")
+    assert "load_orders" in failed
+    retried = [r for r in env.requests if "/orders" in r.path]
+    assert len(retried) > 1, "the hook retries 5xx before giving up"
+    assert len(fake_slack.messages) == 1, fake_slack.messages
+    text = str(fake_slack.messages[0])
+    assert "load_orders" in text and "503" in text and env.token not in text
+
+
+def test_api_ignoring_filters_fails_loudly_and_loads_nothing(dagbag, env):
+    env.faults.ignore_filters = True
+    run = runnable(dagbag).test(logical_date=None, run_conf={"datasets": ["orders"], "since_hours": 1})
+    assert str(run.state) == "failed"
+    assert _states(run)["load_orders"] == "failed"
+    assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
+    (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
+    assert "filter" in error_message.lower() and "filter_transport" in error_message
+
+
+def test_dry_run_makes_no_request_and_no_write(dagbag, env, ch_database, chdb_dir, monkeypatch):
+    run = runnable(dagbag).test(logical_date=None, run_conf={"dry_run": True})
+    assert str(run.state) == "success", _states(run)
+    assert env.requests == []
+    # Look from another database: the run's own database must not even have been created.
+    import json
+
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_CH_PROBE", json.dumps(
+        {"conn_type": "clickhouse", "schema": "default", "extra": {"embedded_path": str(chdb_dir)}}))
+    with ClickHouseHook(clickhouse_conn_id="ch_probe") as probe:
+        assert probe.fetch_all("SELECT count() FROM system.databases WHERE name = %(db)s",
+                               {"db": ch_database}) == [(0,)]
