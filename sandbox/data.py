@@ -281,6 +281,16 @@ class SandboxData:
     def basket_range(self, i: int) -> range:
         return range(self.o_first[i], self.o_first[i] + self.o_nb[i])
 
+    def order_amounts(self, i: int) -> tuple[int, int]:
+        """(price, original_price) of an order, summed over its tickets without building the JSON."""
+        price = orig = 0
+        for j in self.basket_range(i):
+            show = self.shows[self.b_show[j]]
+            full = show.prices[show.zones[self.b_zone[j]].price_pos][1]
+            orig += full
+            price += full - self.b_disc[j]
+        return price, orig
+
     def events_json(self) -> list[dict[str, Any]]:
         """Every event as served by ``/events`` (built once; events are not mutated)."""
         if self._events_json is None:

@@ -142,16 +142,16 @@ def run_query(coll: Collection, where: Any, order_by: Any) -> list[int]:
     """Positions of the matching records, sorted as asked (default: position order = id asc)."""
     conds = parse_where(where, coll)
     sorts = parse_order_by(order_by, coll)
-    cache: dict[int, dict[str, Any]] = {}
 
     def getter(column: str) -> Callable[[int], Any]:
         if column in coll.index:
             return coll.index[column]
+        values: dict[int, Any] = {}  # one column's values only: full records are never retained
 
         def from_record(i: int) -> Any:
-            if i not in cache:
-                cache[i] = coll.build(i)
-            return norm(cache[i].get(column))
+            if i not in values:
+                values[i] = norm(coll.build(i).get(column))
+            return values[i]
 
         return from_record
 

@@ -168,6 +168,10 @@ class SandboxServer:
                 "payed": lambda i: int(d.o_state[i] in PAID_STATES), "payed_at": lambda i: d.o_payed_at[i] or None,
                 "deleted_at": lambda i: d.o_deleted[i] or None, "event_id": lambda i: d.events[d.o_event[i]].id,
                 "client_id": lambda i: d.client_id(d.o_client[i]),
+                "price": lambda i: d.order_amounts(i)[0], "original_price": lambda i: d.order_amounts(i)[1],
+                "promo_code_id": lambda i: d.promo_codes[d.o_promo[i]]["id"] if d.o_promo[i] >= 0 else None,
+                "discount_id": lambda i: (d.discounts[d.promo_discount[d.o_promo[i]]]["id"]
+                                          if d.o_promo[i] >= 0 else None),
             })
         clients = Collection("Client", lambda: d.n_clients, lambda c: builders.client_json(d, c),
                              frozenset(builders.client_json(d, 0)), index={"id": d.client_id})
