@@ -8,7 +8,6 @@ whole stack trace) and never contain the password.
 from __future__ import annotations
 
 import re
-import socket
 
 from clickhouse_driver import errors as driver_errors
 
@@ -48,7 +47,6 @@ _NETWORK_TYPES: tuple[type[BaseException], ...] = (
     driver_errors.SocketTimeoutError,
     driver_errors.UnexpectedPacketFromServerError,
     TimeoutError,
-    socket.timeout,
     EOFError,
     ConnectionError,
 )

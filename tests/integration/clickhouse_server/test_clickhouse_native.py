@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -192,7 +191,7 @@ def test_common_sql_operator_path_uses_this_hook(server_conn: str) -> None:
     hook = BaseHook.get_connection(server_conn).get_hook()
     assert isinstance(hook, ClickHouseHook)
     assert hook.run("SELECT 40 + %(n)s", parameters={"n": 2}, handler=fetch_all_handler) == [(42,)]
-    op = SQLExecuteQueryOperator(task_id="q", conn_id=server_conn, sql="SELECT number FROM system.numbers LIMIT 3")
+    op = SQLExecuteQueryOperator(task_id="op", conn_id=server_conn, sql="SELECT number FROM system.numbers LIMIT 3")
     assert op.execute(context={}) == [(0,), (1,), (2,)]
 
 
