@@ -1,0 +1,32 @@
+"""Warehouse side of the loader: schema migrations, fact rebuilds, data-quality checks, run records.
+
+Every function takes a :class:`qtickets.hooks.clickhouse.ClickHouseHook` (or anything with its
+``execute``/``fetch_all``/``run_sql_file``/``insert`` API) as its first argument; SQL lives in
+``include/sql``.
+"""
+
+from __future__ import annotations
+
+from qtickets.warehouse.checks import CheckResult, assert_data_quality, raise_for_failed, run_checks
+from qtickets.warehouse.facts import rebuild_dim_events, rebuild_inventory_latest, rebuild_sales_facts
+from qtickets.warehouse.migrations import apply_migrations, migration_files
+from qtickets.warehouse.paths import SQL_DIR
+from qtickets.warehouse.runs import DatasetLoad, RunRecord, last_dataset_load, record_dataset_load, record_run
+
+__all__ = [
+    "SQL_DIR",
+    "CheckResult",
+    "DatasetLoad",
+    "RunRecord",
+    "apply_migrations",
+    "assert_data_quality",
+    "last_dataset_load",
+    "migration_files",
+    "raise_for_failed",
+    "rebuild_dim_events",
+    "rebuild_inventory_latest",
+    "rebuild_sales_facts",
+    "record_dataset_load",
+    "record_run",
+    "run_checks",
+]

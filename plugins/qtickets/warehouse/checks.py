@@ -1,0 +1,77 @@
+"""Data-quality checks: each is one SQL file in ``include/sql/checks`` returning violation rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from qtickets.exceptions import DataQualityError
+from qtickets.warehouse.paths import CHECKS_DIR
+
+#: name -> what a violation means (the file is CHECKS_DIR / f"{name}.sql").
+CHECKS: dict[str, str] = {
+    "negative_amounts": "money amounts below zero in staging or facts",
+    "duplicate_keys": "keys with more than one row after deduplication",
+    "facts_reconcile": "sales facts disagree with staging (tickets sold / revenue per month)",
+    "orders_freshness": "latest successful orders load is too old",
+    "facts_freshness": "sales facts were built too long ago",
+}
+FRESHNESS_CHECKS = frozenset({"orders_freshness", "facts_freshness"})
+SAMPLE_ROWS = 5
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of one check; ``violations`` are the rows its SQL returned."""
+
+    name: str
+    description: str
+    violations: list[tuple]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def __str__(self) -> str:
+        if self.passed:
+            return f"{self.name}: ok"
+        sample = "; ".join(str(row) for row in self.violations[:SAMPLE_ROWS])
+        more = f" (+{len(self.violations) - SAMPLE_ROWS} more)" if len(self.violations) > SAMPLE_ROWS else ""
+        return f"{self.name}: {self.description}: {sample}{more}"
+
+
+def run_checks(
+    ch: Any, *, now: datetime, max_age: timedelta = timedelta(hours=2), check_freshness: bool = True
+) -> list[CheckResult]:
+    """Run every check and return all results (failing or not).
+
+    :param now: aware "now" the freshness checks compare with.
+    :param check_freshness: False skips the freshness checks (backfills, demos on old data).
+    """
+    if now.tzinfo is None:
+        raise ValueError("run_checks(now=...) must be an aware datetime")
+    params = {"now": int(now.timestamp()), "max_age": int(max_age.total_seconds())}
+    results = []
+    for name, description in CHECKS.items():
+        if name in FRESHNESS_CHECKS and not check_freshness:
+            continue
+        rows = ch.run_sql_file(CHECKS_DIR / f"{name}.sql", params if name in FRESHNESS_CHECKS else None)
+        results.append(CheckResult(name, description, list(rows)))
+    return results
+
+
+def raise_for_failed(results: list[CheckResult]) -> None:
+    """Raise :class:`DataQualityError` listing every failed check; do nothing when all passed."""
+    failed = [r for r in results if not r.passed]
+    if failed:
+        raise DataQualityError(
+            f"{len(failed)} data-quality check(s) failed:\n" + "\n".join(f"- {r}" for r in failed)
+        )
+
+
+def assert_data_quality(ch: Any, **kwargs: Any) -> list[CheckResult]:
+    """:func:`run_checks` then :func:`raise_for_failed`; returns the (all passing) results."""
+    results = run_checks(ch, **kwargs)
+    raise_for_failed(results)
+    return results
