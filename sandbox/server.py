@@ -103,7 +103,9 @@ class SandboxServer:
         handler = type("BoundHandler", (_Handler,), {"sandbox": self})
         self._httpd = ThreadingHTTPServer((self.config.host, self.config.port), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="qtickets-sandbox", daemon=True)
+        # A short poll interval keeps stop() fast (the fixtures start a server per test).
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="qtickets-sandbox", daemon=True)
         self._thread.start()
         log.info("QTickets sandbox listening on %s (%s orders)", self.url, self.data.order_count)
         return self
