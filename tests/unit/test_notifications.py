@@ -219,6 +219,17 @@ def test_task_failure_of_a_task_without_our_callback_alerts_at_dag_level() -> No
     assert not n.dag_failure_already_notified({"reason": "task_failure", "ti": _ti(task=silent)})
 
 
+def test_serialized_tasks_are_judged_by_their_callback_flag() -> None:
+    """The dag-processor and dag.test may hand over a deserialized task that only knows *that* it has one."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    load_orders, legacy = _tasks()
+    serialized = DagSerialization.from_dict(DagSerialization.to_dict(load_orders.dag))
+
+    assert n.task_alerts_on_failure(serialized.get_task("load_orders"))
+    assert not n.task_alerts_on_failure(serialized.get_task("legacy"))
+
+
 def test_on_dag_failure_skips_sending_when_explained(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=n.__name__)
     alerting, _ = _tasks()
