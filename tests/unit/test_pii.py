@@ -1,0 +1,144 @@
+"""Personal-data policy: hashing, scrubbing, settings, and a scan of every mapped row of the capture."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import UTC, datetime
+
+import pytest
+
+from qtickets.exceptions import QticketsConfigError
+from qtickets.pii import HASH_HEX_CHARS, PiiPolicy, scrub_basket, scrub_client, scrub_order
+from qtickets.rows import barcodes, clients, orders, partner_tickets
+from qtickets.rows.common import MapContext
+from tests.unit.rows.conftest import load
+
+FETCHED = datetime(2025, 11, 7, 12, 0, tzinfo=UTC)
+
+
+def test_invalid_mode_is_a_clear_config_error():
+    with pytest.raises(QticketsConfigError, match="pii_mode"):
+        PiiPolicy.from_settings("plain", "k")
+
+
+def test_unkeyed_hash_mode_warns(caplog):
+    with caplog.at_level(logging.WARNING, logger="qtickets.pii"):
+        policy = PiiPolicy.from_settings(None, None)
+    assert policy.mode == "hash"
+    assert "pii_hash_key" in caplog.text and "brute force" in caplog.text
+
+
+@pytest.mark.parametrize(("mode", "key"), [("hash", "secret"), ("clear", None), (" CLEAR ", "")])
+def test_no_warning_when_keyed_or_clear(caplog, mode, key):
+    with caplog.at_level(logging.WARNING, logger="qtickets.pii"):
+        PiiPolicy.from_settings(mode, key)
+    assert caplog.text == ""
+
+
+def test_hash_is_truncated_hmac_of_normalised_value():
+    policy = PiiPolicy("hash", b"secret")
+    expected = hmac.new(b"secret", b"buyer@example.com", hashlib.sha256).hexdigest()[:HASH_HEX_CHARS]
+    assert policy.hash_email("  Buyer@Example.COM ") == expected
+    assert len(expected) == 32
+    assert policy.hash_phone("+7 (900) 123-45-67") == policy.hash_phone("79001234567")
+    assert policy.hash_barcode(" 871495495233 ") == policy.hash_barcode(871495495233)
+    assert PiiPolicy("hash", b"other").hash_email("buyer@example.com") != expected
+    assert policy.hash_email(None) == policy.hash_phone("") == policy.hash_phone("---") == policy.hash_barcode(None) == ""
+
+
+def test_capability_urls_and_card_dropped_even_in_clear_mode():
+    policy = PiiPolicy("clear")
+    o = {"id": 1, "payment_url": "u1", "cancel_url": "u2", "payment_card_number": "4000**1",
+         "client": {"email": "a@b.c"}, "baskets": [{"id": 2}]}
+    b = {"id": 2, "pdf_url": "u3", "passbook_url": "u4", "gpass_url": "u5", "client_email": "a@b.c",
+         "related_baskets": [{"id": 3, "pdf_url": "u6"}]}
+    assert scrub_order(o, policy) == {"id": 1, "client": {"email": "a@b.c"}}
+    assert scrub_basket(b, policy) == {"id": 2, "client_email": "a@b.c", "related_baskets": [{"id": 3}]}
+
+
+def test_hash_mode_hashes_contacts_and_drops_names_but_keeps_organiser_names():
+    policy = PiiPolicy("hash", b"k")
+    client = {"id": 1, "email": "A@b.c", "details": {"id": 2, "name": "Пётр", "surname": "С", "phone": "+7900",
+                                                    "vk_id": "id1", "telegram_user": {"username": "p"}}}
+    assert scrub_client(client, policy) == {
+        "id": 1, "email": policy.hash_email("a@b.c"), "details": {"id": 2, "phone": policy.hash_phone("7900")},
+    }
+    b = {"id": 5, "seat_name": "Партер", "client_name": "Иван", "barcode": "123", "comment": "call me",
+         "inn": "7700", "services": [{"name": "Парковка"}]}
+    assert scrub_basket(b, policy) == {
+        "id": 5, "seat_name": "Партер", "barcode": policy.hash_barcode("123"), "services": [{"name": "Парковка"}],
+    }
+
+
+def _capture_pii_values(records: list[dict]) -> set[str]:
+    """Every e-mail, phone, name, URL, barcode and card value in the orders capture."""
+    values: set[str] = set()
+    for o in records:
+        client = o.get("client") or {}
+        details = client.get("details") or {}
+        values.update(str(v) for v in (client.get("email"), details.get("phone"), details.get("name"),
+                                       details.get("surname"), o.get("payment_url"), o.get("cancel_url"),
+                                       o.get("payment_card_number")) if v)
+        for b in o["baskets"]:
+            values.update(str(b[k]) for k in ("client_email", "client_phone", "client_name", "client_surname",
+                                              "barcode", "pdf_url", "passbook_url") if b.get(k))
+    return values
+
+
+def _all_text(rows_by_table: dict[str, list[tuple]]) -> list[str]:
+    return [str(v) for rows in rows_by_table.values() for row in rows for v in row if v is not None]
+
+
+def test_no_pii_from_the_capture_survives_hash_mode(captures_dir):
+    records = load(captures_dir, "orders_page1.json")
+    secrets = _capture_pii_values(records)
+    assert len(secrets) > 200  # the scan is not vacuous
+    out = orders.map_orders(records, MapContext(FETCHED, PiiPolicy("hash", b"k")))
+    texts = _all_text(out)
+    leaked = sorted(s for s in secrets if any(s in t for t in texts))
+    assert leaked == []
+
+
+def test_clear_mode_keeps_contacts_but_never_urls_or_cards(captures_dir):
+    records = load(captures_dir, "orders_page1.json")
+    out = orders.map_orders(records, MapContext(FETCHED, PiiPolicy("clear")))
+    blob = "\n".join(_all_text(out))
+    first = records[0]
+    assert first["client"]["email"] in blob and first["baskets"][0]["barcode"] in blob
+    for o in records:
+        for value in (o["payment_url"], o["cancel_url"], o["payment_card_number"]):
+            assert not value or value not in blob
+        for b in o["baskets"]:
+            assert not b["pdf_url"] or b["pdf_url"] not in blob
+
+
+def test_clients_capture_hash_vs_clear(captures_dir):
+    records = load(captures_dir, "clients_page1.json")
+    secrets = {str(v) for r in records for v in (r["email"], r["details"].get("phone"), r["details"].get("name"),
+                                                  r["details"].get("surname")) if v}
+    hashed = _all_text(clients.map_clients(records, MapContext(FETCHED, PiiPolicy("hash", b"k"))))
+    assert [s for s in secrets if any(s in t for t in hashed)] == []
+    clear_rows = clients.map_clients(records, MapContext(FETCHED, PiiPolicy("clear")))[clients.CLIENTS_TABLE]
+    cols = clients.COLUMNS[clients.CLIENTS_TABLE]
+    first = dict(zip(cols, clear_rows[0], strict=True))
+    assert first["email"] == records[0]["email"] and first["first_name"] == records[0]["details"]["name"]
+    assert first["email_hash"] == PiiPolicy("clear").hash_email(records[0]["email"])
+
+
+def test_barcodes_and_partner_tickets_hash_mode():
+    policy = PiiPolicy("hash", b"k")
+    ctx = MapContext(FETCHED, policy)
+    bc = barcodes.map_barcodes([{"show_id": 1, "event_id": 2, "barcode": "871495495233", "price": 500,
+                                 "seat_name": "Танцпол", "client_name": "Анна"}], ctx)
+    pt = partner_tickets.map_partner_tickets([{"id": 9, "paid": 1, "barcode": "999111", "client_email": "x@y.z",
+                                               "client_phone": "+7 901", "client_surname": "Петрова",
+                                               "price": "100.50"}], ctx)
+    texts = _all_text(bc) + _all_text(pt)
+    for secret in ("871495495233", "999111", "x@y.z", "Анна", "Петрова"):
+        assert not any(secret in t for t in texts), secret
+    row = dict(zip(barcodes.COLUMNS[barcodes.BARCODES_TABLE], bc[barcodes.BARCODES_TABLE][0], strict=True))
+    assert row["barcode_hash"] == policy.hash_barcode("871495495233") and row["barcode"] == ""
+    clear = barcodes.map_barcodes([{"show_id": 1, "barcode": "871495495233"}], MapContext(FETCHED, PiiPolicy("clear")))
+    assert clear[barcodes.BARCODES_TABLE][0][1] == "871495495233"
