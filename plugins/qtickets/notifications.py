@@ -319,6 +319,7 @@ def send_alert(text: str, *, subject: str) -> list[str]:
     """
     text, subject = scrub(text), scrub(subject)
     sent: list[str] = []
+    attempted = 0
     for name, conn_id in CHANNEL_CONN_IDS.items():
         try:
             conn = _connection(conn_id)
@@ -328,6 +329,7 @@ def send_alert(text: str, *, subject: str) -> list[str]:
         if conn is None:
             log.info("Alert channel %s is off: connection %s is not defined", name, conn_id)
             continue
+        attempted += 1
         try:
             _SENDERS[name](conn, subject, text)
         except Exception as exc:
@@ -339,8 +341,10 @@ def send_alert(text: str, *, subject: str) -> list[str]:
             )
             continue
         sent.append(name)
-    if not sent:
-        log.warning("Alert not delivered to any channel: %s", subject)
+    if not attempted:
+        log.info("Alert not delivered to any channel (none configured): %s", subject)
+    elif not sent:
+        log.warning("Alert not delivered to any channel (all %d failed): %s", attempted, subject)
     return sent
 
 

@@ -155,8 +155,13 @@ def test_no_connection_means_no_channel(caplog: pytest.LogCaptureFixture) -> Non
 
     assert n.configured_channels() == []
     assert n.send_alert("text", subject="s") == []
-    off = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
-    assert len(off) == 3 and all("is off" in line for line in off)
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert [line for line in info if "is off" in line] == [
+        f"Alert channel {name} is off: connection {conn_id} is not defined"
+        for name, conn_id in n.CHANNEL_CONN_IDS.items()
+    ]
+    assert info[-1] == "Alert not delivered to any channel (none configured): s"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_channels_are_enabled_by_their_connections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -278,6 +283,7 @@ def test_deadline_message_uses_the_deadline_context() -> None:
 
 
 def test_deadline_notifier_async_notify_renders_its_note(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=n.__name__)
     notifier = n.QticketsDeadlineNotifier(note="late: {{ dag_run.dag_id }}", context=dict(DEADLINE_CONTEXT))
 
     async def run() -> None:
