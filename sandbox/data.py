@@ -107,7 +107,8 @@ class SandboxData:
         for i in range(n):
             sale_start = int(START + i * step - 10 * DAY)
             window = int(max(3 * step, 45 * DAY) + rng.random() * 30 * DAY)
-            city = CITIES[rng.randrange(len(CITIES))] if i else CITIES[1]
+            # every city (and so every time zone) appears among the first events, then at random
+            city = CITIES[(i + 1) % len(CITIES)] if i < len(CITIES) else CITIES[rng.randrange(len(CITIES))]
             ev = Event(idx=i, id=EVENT_ID_BASE + i * EVENT_ID_STEP, name=f"{EVENT_TITLES[i % len(EVENT_TITLES)]} №{i + 1}",
                        city=city, site=rng.randrange(len(SITES)), sale_start=sale_start,
                        last_start=sale_start + window, created=sale_start - 3 * DAY, updated=sale_start,
@@ -338,6 +339,8 @@ class SandboxData:
         ts = to_epoch(at)
         with self.lock:
             i = self._require(order_id)
+            if self.o_state[i] == FULL_REFUND:
+                raise ValueError(f"order {order_id} is already fully refunded")
             if self.o_state[i] not in PAID_STATES:
                 raise ValueError(f"order {order_id} is not paid; only paid orders can be refunded")
             if ts < self.o_payed_at[i]:

@@ -15,7 +15,7 @@ from sandbox.model import PAID_STATES
 pytestmark = pytest.mark.integration
 
 
-def _window(server: SandboxServer, hours: int = 48) -> tuple[int, int]:
+def _window(server: SandboxServer, hours: int = 12) -> tuple[int, int]:
     end = server.data.now
     return end - hours * 3600, end
 
