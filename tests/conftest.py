@@ -26,7 +26,7 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFLOW_HOME}/airflow.db")
 
-pytest_plugins = ["sandbox.pytest_plugin"]
+pytest_plugins = ["sandbox.pytest_plugin", "tests.fakes"]
 
 
 @pytest.fixture(scope="session")

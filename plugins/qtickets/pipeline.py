@@ -195,7 +195,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
                      sales_dates=sorted(d.isoformat() for d in sales_dates))
         warehouse.record_dataset_load(ch, warehouse.DatasetLoad(
             dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=window.start,
-            window_end=window.end, status="ok", rows=sum(written.values()), pages=stats["pages"],
+            window_end=window.end, status="success", rows=sum(written.values()), pages=stats["pages"],
             requests=stats["requests"], retries=stats["retries"]))
         log.info("Loaded %s: %s records -> %s (requests=%s, retries=%s)", name, records, written or "no rows",
                  stats["requests"], stats["retries"])
@@ -233,7 +233,7 @@ def run_checks(params: RunParams, window: Window, now: datetime | None = None) -
     check_freshness = window.end >= now - FRESHNESS_MAX_AGE
     with _clickhouse() as ch:
         results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
-    warehouse.raise_for_failed_checks(results)
+    warehouse.raise_for_failed(results)
     return {"status": "ok", "checks": [r.name for r in results], "freshness_checked": check_freshness}
 
 

@@ -37,3 +37,16 @@ def runnable(dagbag, dag_id: str = "qtickets_api"):
     for task in dag.tasks:
         task.retries = 0
     return dag
+
+
+@pytest.fixture
+def sandbox():
+    """A fresh sandbox per test whose clock is the real one.
+
+    The DAG reads the wall clock (windows of manual runs, upcoming shows, freshness), so the vendor's
+    data must be "recent" in real time here, unlike the fixed-clock sandbox of the hook tests.
+    """
+    from sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(orders=300, seed=11)) as server:
+        yield server
