@@ -187,8 +187,9 @@ class SandboxServer:
 
     def query(self, resource: str, where: Any, order_by: Any) -> list[int]:
         """Matching positions, cached per (filter, data version) so paging a result is cheap."""
-        key = (resource, json.dumps(where, sort_keys=True), json.dumps(order_by, sort_keys=True), self.data.version)
         with self.data.lock:
+            key = (resource, json.dumps(where, sort_keys=True), json.dumps(order_by, sort_keys=True),
+                   self.data.version)
             hit = self._cache.get(key)
             if hit is None:
                 hit = run_query(self._collections[resource], where, order_by)
