@@ -198,12 +198,12 @@ class EmbeddedEngine:
         return convert_json_rows(meta, doc.get("data", []), SESSION_TZ), [(m["name"], m["type"]) for m in meta]
 
     def insert_batch(self, qualified: str, columns: str, payload: bytes) -> int:
-        """Stream one batch of JSONCompactEachRow lines into ``qualified``."""
+        """Stream one batch (a ``JSONCompactColumns`` document) into ``qualified``."""
         with self.entry.mutex:
             self._use_db()
             try:
                 with self.entry.session.send_insert(
-                    f"INSERT INTO {qualified} ({columns})", "JSONCompactEachRow"
+                    f"INSERT INTO {qualified} ({columns})", "JSONCompactColumns"
                 ) as ins:
                     ins.append(payload)
                     result = ins.finish()

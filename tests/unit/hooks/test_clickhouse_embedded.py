@@ -140,6 +140,8 @@ def test_bad_rows_are_rejected_with_a_clear_error(hook: ClickHouseHook) -> None:
         hook.insert("sales", SALES_COLUMNS, [(1, TS)])
     with pytest.raises(ClickHouseQueryError, match="code"):
         hook.insert("sales", SALES_COLUMNS, [("abc", TS, "1", "a", None, date(2026, 3, 1), 1)])
+    with pytest.raises(ClickHouseQueryError, match="cannot insert"):  # a later row of the batch is short
+        hook.insert("sales", SALES_COLUMNS, [(1, TS, "1", "a", None, date(2026, 3, 1), 1), (2, TS)])
     with pytest.raises(ClickHouseQueryError, match="no column"):
         hook.insert("sales", ("id", "nope"), [(1, 2)])
     with pytest.raises(ClickHouseQueryError, match="does not exist"):

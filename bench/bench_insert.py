@@ -1,0 +1,154 @@
+"""Insert-path benchmark of ClickHouseHook: synthetic ticket-like rows into chDB and a 18.16 server.
+
+    .venv/bin/python bench/bench_insert.py [--rows 1000000] [--batches 10000,50000] [--engines chdb,server]
+
+Every configuration runs in its own child process (chDB allows one folder per process, and peak RSS
+is then per configuration). Rows are ~20 columns: 6 ids, 3 DateTime as epoch ints, 4 Decimal money as
+str, 5 LowCardinality strings, a seat, a quantity, a ~600-byte payload_json and ``_ver`` — the shapes
+the row mappers emit. Prints a table of rows/s and peak RSS (client; server peak for the server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLUMNS = (
+    "order_id", "ticket_id", "event_id", "show_id", "client_id", "promo_id",
+    "created_at", "paid_at", "updated_at",
+    "price", "discount", "service_fee", "ticket_amount",
+    "currency", "status", "channel", "payment_method", "city",
+    "seat_id", "quantity", "payload_json", "_ver",
+)
+DDL = """
+CREATE TABLE IF NOT EXISTS {{ db }}.bench_tickets (
+    order_id UInt64, ticket_id UInt64, event_id UInt64, show_id UInt64, client_id UInt64, promo_id UInt64,
+    created_at DateTime('Europe/Moscow'), paid_at DateTime('Europe/Moscow'), updated_at DateTime('Europe/Moscow'),
+    price Decimal(12, 2), discount Decimal(12, 2), service_fee Decimal(12, 2), ticket_amount Decimal(12, 2),
+    currency LowCardinality(String), status LowCardinality(String), channel LowCardinality(String),
+    payment_method LowCardinality(String), city LowCardinality(String),
+    seat_id String, quantity UInt16, payload_json String, _ver UInt64
+) ENGINE = ReplacingMergeTree(_ver) PARTITION BY toYYYYMM(created_at) ORDER BY (order_id, ticket_id)
+"""
+_BASE_TS = 1_772_323_200  # 2026-03-01 03:00 MSK
+
+
+def _payloads(n: int = 512) -> list[str]:
+    out = []
+    for i in range(n):
+        doc = {"id": i, "event": {"name": f"Концерт №{i}", "venue": "Большой зал", "city": "Москва"},
+               "seat": {"row": i % 30, "place": i % 50, "zone": "Партер"},
+               "customer": {"email_hash": f"{i:064x}", "phone_hash": f"{i * 7:064x}"},
+               "utm": {"source": "vk", "medium": "cpc", "campaign": f"autumn-{i % 9}"},
+               "price": "1826.00", "discount": "0.00", "comment": "х" * 40}
+        out.append(json.dumps(doc, ensure_ascii=False))
+    return out
+
+
+def synthetic_rows(n: int) -> Iterator[tuple]:
+    """Ticket-like rows, generated lazily (the generator itself is measured separately)."""
+    payloads = _payloads()
+    statuses, channels = ("paid", "refunded", "reserved"), ("web", "widget", "box_office", "partner")
+    methods, cities = ("card", "sbp", "cash"), ("Москва", "Казань", "Санкт-Петербург", "Самара")
+    for i in range(n):
+        ts = _BASE_TS + (i % 2_000_000)
+        yield (i // 3, i, i % 500, i % 5000, i % 100_000, i % 50,
+               ts, ts + 60, ts + 120,
+               f"{1000 + i % 900}.00", "0.00", f"{i % 90}.50", f"{1000 + i % 900}.00",
+               "RUB", statuses[i % 3], channels[i % 4], methods[i % 3], cities[i % 4],
+               f"r{i % 30}-p{i % 50}", 1, payloads[i % len(payloads)], (ts << 32) | ts)
+
+
+def child(engine: str, batch: int, rows: int, folder: str, port: int) -> dict:
+    """Run one configuration in this (child) process and return its numbers."""
+    conn: dict = {"conn_type": "clickhouse", "schema": "bench"}
+    if engine == "chdb":
+        conn["extra"] = {"embedded_path": folder}
+    else:
+        conn.update(host="127.0.0.1", port=port, extra={"send_receive_timeout": 300})
+    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(conn)
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    with ClickHouseHook(batch_size=batch) as hook:
+        hook.execute(DDL)
+        hook.execute("TRUNCATE TABLE {{ db }}.bench_tickets")
+        started = time.perf_counter()
+        written = hook.insert("bench_tickets", COLUMNS, synthetic_rows(rows))
+        seconds = time.perf_counter() - started
+        counted = hook.fetch_all("SELECT count() FROM {{ db }}.bench_tickets")[0][0]
+    return {"engine": engine, "batch": batch, "rows": written, "counted": counted, "seconds": seconds,
+            "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _generator_rate(rows: int) -> float:
+    started = time.perf_counter()
+    for _ in synthetic_rows(rows):
+        pass
+    return rows / (time.perf_counter() - started)
+
+
+def _server_peak_mb(directory: Path) -> float | None:
+    try:
+        pid = (directory / "server.pid").read_text().strip()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--batches", default="10000,50000")
+    parser.add_argument("--engines", default="chdb,server")
+    parser.add_argument("--child", nargs=4, metavar=("ENGINE", "BATCH", "FOLDER", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        engine, batch, folder, port = args.child
+        print(json.dumps(child(engine, int(batch), args.rows, folder, int(port))))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="bench-insert-"))
+    script = ROOT / "scripts" / "clickhouse-test-server.sh"
+    port = 19_655
+    engines = args.engines.split(",")
+    results = []
+    print(f"generator alone: {_generator_rate(min(args.rows, 200_000)):,.0f} rows/s")
+    for engine in engines:
+        for batch in (int(b) for b in args.batches.split(",")):
+            server_dir = work / f"server-{batch}"
+            if engine == "server":
+                subprocess.run([str(script), "start", str(server_dir), str(port)], check=True, capture_output=True)
+            try:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--rows", str(args.rows), "--child", engine, str(batch),
+                     str(work / f"chdb-{batch}"), str(port)],
+                    check=True, capture_output=True, text=True,
+                ).stdout
+                result = json.loads(out.strip().splitlines()[-1])
+                result["server_mb"] = _server_peak_mb(server_dir) if engine == "server" else None
+                results.append(result)
+            finally:
+                if engine == "server":
+                    subprocess.run([str(script), "stop", str(server_dir), str(port)], capture_output=True)
+    print(f"\n{'engine':8} {'batch':>7} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'client RSS MB':>14} {'server RSS MB':>14}")
+    for r in results:
+        server = f"{r['server_mb']:.0f}" if r["server_mb"] else "-"
+        print(f"{r['engine']:8} {r['batch']:>7} {r['counted']:>9} {r['seconds']:>8.2f} "
+              f"{r['rows'] / r['seconds']:>9,.0f} {r['rss_mb']:>14.0f} {server:>14}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
