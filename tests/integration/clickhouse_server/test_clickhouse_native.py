@@ -227,3 +227,15 @@ def test_server_killed_mid_query_is_retryable(monkeypatch: pytest.MonkeyPatch, t
     finally:
         server.script("stop")
 
+
+
+def test_query_id_comes_from_the_task_context(server_conn: str) -> None:
+    from types import SimpleNamespace
+
+    from airflow.sdk.execution_time.context import set_current_context
+
+    ti = SimpleNamespace(dag_id="qtickets_api", task_id="load", run_id="manual__2026-11-22T10:00:00+00:00",
+                         try_number=2)
+    with set_current_context({"ti": ti}), _hook(clickhouse_conn_id=server_conn) as hook:
+        got = hook.fetch_all("SELECT query_id FROM system.processes WHERE query LIKE '%marker_q2%'")
+    assert got == [("qtickets_api-load-manual__2026-11-22T10_00_00_00_00-2-1",)]
