@@ -2,6 +2,7 @@
 -- the latest version of every ticket (FINAL), into the scratch table {{ target }} (same structure as
 -- fact_qtickets_sales_daily; the caller swaps its partitions in). City comes from the event.
 -- sold = order paid, order and ticket not deleted, ticket not refunded (is_sold, set by the mapper).
+-- Days whose tickets were all cancelled (nothing sold, nothing refunded) get no row.
 INSERT INTO {{ db }}.{{ target }}
     (sales_date, event_id, city, tickets_sold, revenue, refunds_amount, tickets_refunded, orders_count, _built_at)
 SELECT
@@ -29,3 +30,4 @@ WHERE t.order_payed = 1
   AND t.payed_at IS NOT NULL
   AND has(%(months)s, toYYYYMM(toDate(t.payed_at)))
 GROUP BY sales_date, event_id, city
+HAVING tickets_sold > 0 OR refunds_amount > 0 OR tickets_refunded > 0

@@ -32,3 +32,4 @@ WHERE t.order_payed = 1
   AND t.payed_at IS NOT NULL
   AND has(%(months)s, toYYYYMM(toDate(t.payed_at)))
 GROUP BY sales_date, event_id, city, utm_source, utm_medium, utm_campaign, utm_content, utm_term
+HAVING tickets_sold > 0 OR refunds_amount > 0 OR tickets_refunded > 0

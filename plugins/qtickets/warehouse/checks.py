@@ -12,7 +12,7 @@ from qtickets.warehouse.paths import CHECKS_DIR
 #: name -> what a violation means (the file is CHECKS_DIR / f"{name}.sql").
 CHECKS: dict[str, str] = {
     "negative_amounts": "money amounts below zero in staging or facts",
-    "duplicate_keys": "keys with more than one row after deduplication",
+    "duplicate_keys": "keys deduplication cannot collapse (staging key in two partitions, or repeated fact keys)",
     "facts_reconcile": "sales facts disagree with staging (tickets sold / revenue per month)",
     "orders_freshness": "latest successful orders load is too old",
     "facts_freshness": "sales facts were built too long ago",

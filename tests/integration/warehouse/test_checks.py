@@ -1,0 +1,97 @@
+"""Data-quality checks: each fires on crafted bad data and passes on good data."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from qtickets.exceptions import DataQualityError
+from qtickets.rows.orders import COLUMNS, TICKETS_TABLE, map_orders, sales_dates
+from qtickets.warehouse import (
+    DatasetLoad,
+    assert_data_quality,
+    raise_for_failed,
+    rebuild_sales_facts,
+    record_dataset_load,
+    run_checks,
+)
+from tests.integration.warehouse.builders import basket, event, order
+from tests.integration.warehouse.conftest import ctx_at, load_events, load_orders
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2025, 11, 10, 12, 0, tzinfo=UTC)
+
+
+def good_state(ch) -> list[dict]:
+    load_events(ch, [event()])
+    records = [order(1), order(2, "2025-10-20T10:00:00+03:00", created_at="2025-10-20T09:00:00+03:00")]
+    load_orders(ch, records, NOW)
+    rebuild_sales_facts(ch, sales_dates(records))
+    record_dataset_load(ch, DatasetLoad("orders", "run-1", "success", NOW - timedelta(minutes=5), NOW,
+                                        window_start=NOW - timedelta(hours=2), window_end=NOW - timedelta(minutes=6)))
+    return records
+
+
+def failed(results) -> dict[str, list[tuple]]:
+    return {r.name: r.violations for r in results if not r.passed}
+
+
+def test_good_data_passes_every_check(ch):
+    good_state(ch)
+    results = assert_data_quality(ch, now=datetime.now(UTC).replace(year=NOW.year, month=NOW.month, day=NOW.day,
+                                                                   hour=12, minute=1))
+    assert [r.name for r in results] == [
+        "negative_amounts", "duplicate_keys", "facts_reconcile", "orders_freshness", "facts_freshness"]
+    assert all(r.passed for r in results)
+
+
+def test_negative_amount_fires(ch):
+    good_state(ch)
+    load_orders(ch, [order(3, "2025-11-04T10:00:00+03:00", baskets=[basket(30, amount=-5)])], NOW)
+    rebuild_sales_facts(ch, [date(2025, 11, 4)])
+    bad = failed(run_checks(ch, now=NOW, check_freshness=False))
+    assert list(bad) == ["negative_amounts"]
+    assert {row[0] for row in bad["negative_amounts"]} >= {"stg_qtickets_api_tickets_raw", "fact_qtickets_sales_daily"}
+
+
+def test_duplicate_key_across_partitions_fires(ch):
+    good_state(ch)
+    # The same ticket under an order whose created_at moved to another month: two partitions.
+    moved = map_orders([order(1, created_at="2025-09-30T10:00:00+03:00", updated_at="2025-11-09T10:00:00+03:00")],
+                       ctx_at(NOW))[TICKETS_TABLE]
+    ch.insert(TICKETS_TABLE, COLUMNS[TICKETS_TABLE], moved)
+    ch.execute("INSERT INTO {{ db }}.fact_qtickets_sales_daily SELECT * FROM {{ db }}.fact_qtickets_sales_daily "
+               "WHERE sales_date = '2025-11-01'")
+    bad = failed(run_checks(ch, now=NOW, check_freshness=False))
+    sources = {row[0] for row in bad["duplicate_keys"]}
+    assert sources == {"stg_qtickets_api_tickets_raw", "fact_qtickets_sales_daily"}
+
+
+def test_staging_not_reflected_in_facts_fires_reconcile(ch):
+    good_state(ch)
+    load_orders(ch, [order(5, "2025-11-03T10:00:00+03:00")], NOW)  # loaded, facts not rebuilt
+    bad = failed(run_checks(ch, now=NOW, check_freshness=False))
+    assert list(bad) == ["facts_reconcile"]
+    assert bad["facts_reconcile"][0][:4] == (202511, 4, 2, 2)
+
+
+def test_freshness_checks(ch):
+    no_loads = failed(run_checks(ch, now=NOW))
+    assert no_loads["orders_freshness"] == [("orders", "never")]
+    assert "facts_freshness" in no_loads
+    good_state(ch)
+    later = failed(run_checks(ch, now=datetime.now(UTC) + timedelta(hours=3)))
+    assert set(later) == {"orders_freshness", "facts_freshness"}
+    # A failed load after the successful one does not make the data fresher.
+    record_dataset_load(ch, DatasetLoad("orders", "run-2", "failed", NOW, NOW + timedelta(hours=5),
+                                        window_end=NOW + timedelta(hours=5)))
+    assert "orders_freshness" in failed(run_checks(ch, now=NOW + timedelta(hours=3)))
+
+
+def test_raise_lists_every_failed_check(ch):
+    with pytest.raises(DataQualityError, match=r"2 data-quality check\(s\) failed(.|\n)*orders_freshness(.|\n)*facts_freshness"):
+        raise_for_failed(run_checks(ch, now=NOW))
+    with pytest.raises(ValueError, match="aware"):
+        run_checks(ch, now=datetime(2025, 1, 1))

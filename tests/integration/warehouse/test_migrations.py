@@ -1,0 +1,69 @@
+"""Schema migrations on embedded ClickHouse: every file runs, reruns are no-ops, edits are refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from qtickets.exceptions import ClickHouseQueryError
+from qtickets.warehouse import apply_migrations, migration_files
+from qtickets.warehouse.paths import SCHEMA_DIR
+
+pytestmark = pytest.mark.integration
+
+CONTRACT_TABLES = {
+    *(f"stg_qtickets_api_{d}_raw" for d in (
+        "orders", "tickets", "events", "shows", "inventory", "clients", "price_shades", "discounts",
+        "promo_codes", "barcodes", "partner_tickets")),
+    "dim_events", "fact_qtickets_sales_daily", "fact_qtickets_sales_utm_daily", "fact_qtickets_inventory_latest",
+    "v_sales_latest", "v_sales_14d", "meta_job_runs", "meta_dataset_loads", "schema_migrations",
+}
+
+
+def tables(ch) -> set[str]:
+    return {r[0] for r in ch.fetch_all("SELECT name FROM system.tables WHERE database = %(d)s", {"d": ch.database})}
+
+
+def test_all_contract_tables_exist_and_rerun_is_noop(ch):
+    assert CONTRACT_TABLES <= tables(ch)
+    assert apply_migrations(ch) == []
+    recorded = ch.fetch_all("SELECT name FROM {{ db }}.schema_migrations FINAL ORDER BY name")
+    assert [r[0] for r in recorded] == [p.name for p in migration_files()]
+
+
+def test_staging_engines_and_partition_keys(ch):
+    rows = dict(ch.fetch_all(
+        "SELECT name, engine_full FROM system.tables WHERE database = %(d)s AND name LIKE 'stg%%'", {"d": ch.database}
+    ))
+    assert all(engine.startswith("ReplacingMergeTree(_ver)") for engine in rows.values())
+    assert "PARTITION BY toYYYYMM(order_created_at)" in rows["stg_qtickets_api_tickets_raw"]
+    assert "TTL snapshot_ts + toIntervalDay(400)" in rows["stg_qtickets_api_inventory_raw"]
+
+
+def test_changed_migration_is_refused_and_new_one_applied(embedded_clickhouse, tmp_path):
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    folder = tmp_path / "schema"
+    shutil.copytree(SCHEMA_DIR, folder)
+    with ClickHouseHook(clickhouse_conn_id=embedded_clickhouse) as hook:
+        assert len(apply_migrations(hook, folder)) == len(migration_files())
+        (folder / "900_extra.sql").write_text(
+            "CREATE TABLE IF NOT EXISTS {{ db }}.extra (x UInt8) ENGINE = MergeTree ORDER BY x;\n"
+        )
+        assert apply_migrations(hook, folder) == ["900_extra.sql"]
+        first = sorted(folder.glob("0*.sql"))[0]
+        first.write_text(first.read_text() + "\n-- edited\n")
+        with pytest.raises(ClickHouseQueryError, match=f"{first.name}.*changed"):
+            apply_migrations(hook, folder)
+
+
+def test_misnamed_or_duplicate_migration_files(tmp_path):
+    (tmp_path / "001_a.sql").write_text("SELECT 1")
+    (tmp_path / "001_b.sql").write_text("SELECT 1")
+    with pytest.raises(ClickHouseQueryError, match="share number 001"):
+        migration_files(tmp_path)
+    (tmp_path / "001_b.sql").unlink()
+    (tmp_path / "Bad Name.sql").write_text("SELECT 1")
+    with pytest.raises(ClickHouseQueryError, match="misnamed"):
+        migration_files(tmp_path)
