@@ -18,6 +18,7 @@ from qtickets.exceptions import ClickHouseQueryError
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
 _QUERY_ID_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
+_INLINE_VALUES = re.compile(r"^\s*INSERT\s+INTO\s+[^'\"]*?\bVALUES\s*\(", re.I | re.S)
 
 
 def check_identifier(value: Any, what: str = "identifier") -> str:
@@ -77,6 +78,15 @@ def substitute_params(sql: str, params: Mapping[str, Any] | None, context: Any =
         raise ClickHouseQueryError(
             f"cannot substitute params ({exc}); write a literal % as %% when params are given"
         ) from None
+
+
+def reject_inline_values(sql: str) -> None:
+    """``INSERT ... VALUES (...)`` as text hangs clickhouse-driver until its timeout; refuse it early."""
+    if _INLINE_VALUES.match(sql):
+        raise ClickHouseQueryError(
+            "INSERT ... VALUES (...) written into the SQL text is not supported (clickhouse-driver waits for a "
+            "data block and hangs): use hook.insert(table, columns, rows) or INSERT ... SELECT"
+        )
 
 
 def _code_part(line: str) -> str:

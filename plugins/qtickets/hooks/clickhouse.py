@@ -37,6 +37,7 @@ from ._ch_sql import (
     check_identifier,
     iter_query_ids,
     qualify_table,
+    reject_inline_values,
     render_identifiers,
     split_statements,
     substitute_params,
@@ -261,6 +262,7 @@ class ClickHouseHook(DbApiHook):
     def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None, **identifiers: Any) -> list[tuple]:
         """Run one statement and return its rows as tuples of typed Python values."""
         sql = self._render(sql, identifiers)
+        reject_inline_values(sql)
         if self.is_embedded:
             return self._embedded().query(substitute_params(sql, params))[0]
         return self._server_run(sql, params)

@@ -15,6 +15,7 @@ from qtickets.hooks._ch_errors import classify, first_line
 from qtickets.hooks._ch_sql import (
     iter_query_ids,
     qualify_table,
+    reject_inline_values,
     render_identifiers,
     split_statements,
     substitute_params,
@@ -143,3 +144,11 @@ def test_normalize_driver_rows_makes_naive_server_datetimes_aware() -> None:
     got = normalize_driver_rows(rows, ["DateTime", "Array(DateTime)", "UInt8"], "UTC")
     assert got == [(datetime(2026, 1, 1, 10, 0, tzinfo=MSK), [datetime(2026, 1, 1, 10, 0, tzinfo=MSK)], 1)]
     assert got[0][0].tzinfo == MSK
+
+
+def test_inline_insert_values_is_refused_but_insert_select_is_not() -> None:
+    for sql in ("INSERT INTO t VALUES (1, 'x')", "  insert into db.t (a, b)\n values\n(1, 2)"):
+        with pytest.raises(ClickHouseQueryError, match="hook.insert"):
+            reject_inline_values(sql)
+    reject_inline_values("INSERT INTO t SELECT * FROM s WHERE note = 'VALUES (1)'")
+    reject_inline_values("SELECT 'INSERT INTO t VALUES (1)'")
