@@ -1,14 +1,16 @@
 """Benchmark: fetch every order from the sandbox with QticketsHook at several concurrency levels.
 
-The sandbox runs in its own process (its memory is not the client's); each concurrency level runs in
-a fresh child process, so the peak RSS printed is the client's own (``resource.getrusage`` in the
-child: Airflow import + hook + pagination). Prints one table row per level::
+The sandbox runs in this (parent) process; each concurrency level runs in a fresh child process, so
+the peak RSS and CPU printed are the client's own (``resource.getrusage`` in the child: Airflow
+import + hook + pagination). A first row at 0 ms latency ("floor") shows what the sandbox itself
+costs per page on this machine. Prints one table row per level::
 
     .venv/bin/python bench/bench_fetch_orders.py                       # 126 000 orders, 150 ms, c=1,2,4,8
     .venv/bin/python bench/bench_fetch_orders.py --concurrency 2,4,8
     .venv/bin/python bench/bench_fetch_orders.py --orders 20000 --concurrency 1
 
-ideal = pages x latency / concurrency (pure server wait); ratio = wall / ideal (target <= 1.25 at c=4).
+ideal = pages x latency / concurrency (pure server wait); ratio = wall / ideal (target <= 1.25 at c=4);
+client cpu = user + system seconds of the client process during the fetch.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,35 +39,19 @@ def _child(concurrency: int) -> None:
     hook = QticketsHook()
     _ = hook.settings  # connection lookup is not part of the fetch time
     records = 0
+    cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     for page in hook.iter_pages("orders", order_by={"id": "asc"}):
         records += len(page)
     wall = time.perf_counter() - started
+    cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     stats = hook.stats.as_dict()
     print(json.dumps({
         "concurrency": hook.settings.concurrency, "records": records, "pages": stats["pages"],
-        "requests": stats["requests"], "retries": stats["retries"], "wall": wall,
+        "requests": stats["requests"], "retries": stats["retries"], "wall": wall, "cpu": cpu,
         "baseline_mb": baseline_mb, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
-
-
-def _start_sandbox(orders: int, latency_ms: float, seed: int) -> tuple[subprocess.Popen, str]:
-    ready = Path(tempfile.mkdtemp(prefix="qt-bench-")) / "ready"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", "0", "--orders", str(orders), "--seed", str(seed),
-         "--latency-ms", str(latency_ms), "--ready-file", str(ready)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}"},
-    )
-    deadline = time.monotonic() + 600
-    while not ready.exists() or not ready.read_text().strip():
-        if proc.poll() is not None:
-            raise SystemExit(f"sandbox exited with code {proc.returncode} before it was ready")
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise SystemExit("sandbox did not become ready within 600 s")
-        time.sleep(0.2)
-    return proc, ready.read_text().strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,37 +60,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency-ms", type=float, default=150.0)
     p.add_argument("--concurrency", default="1,2,4,8", help="comma-separated levels (default 1,2,4,8)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--floor", action="store_true", help="first run once at 0 ms latency (sandbox cost)")
     p.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
         _child(args.child)
         return 0
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
-    proc, url = _start_sandbox(args.orders, args.latency_ms, args.seed)
+    sys.path[:0] = [str(ROOT), str(ROOT / "plugins")]
+    from sandbox import SandboxConfig, SandboxServer
+
+    built = time.perf_counter()
+    server = SandboxServer(SandboxConfig(orders=args.orders, seed=args.seed, latency_ms=args.latency_ms)).start()
     try:
-        print(f"sandbox {url}: {args.orders} orders, {args.latency_ms:.0f} ms latency per request", flush=True)
-        header = (f"{'conc':>4} {'records':>8} {'pages':>6} {'requests':>8} {'wall s':>8} {'ideal s':>8} "
-                  f"{'ratio':>6} {'base MB':>8} {'peak MB':>8}")
-        print(header, flush=True)
-        for level in levels:
-            conn = {"conn_type": "qtickets", "host": f"{url}/api/rest/v1", "password": "sandbox-token",
-                    "extra": {"concurrency": level, "timeout": 30}}
-            env = {**os.environ, "AIRFLOW_CONN_QTICKETS_DEFAULT": json.dumps(conn),
-                   "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-            out = subprocess.run([sys.executable, __file__, "--child", str(level)], env=env, cwd=ROOT,
-                                 capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                print(out.stderr[-3000:], file=sys.stderr)
-                raise SystemExit(f"child for concurrency {level} failed with code {out.returncode}")
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            ideal = r["pages"] * args.latency_ms / 1000 / r["concurrency"]
-            print(f"{r['concurrency']:>4} {r['records']:>8} {r['pages']:>6} {r['requests']:>8} {r['wall']:>8.1f} "
-                  f"{ideal:>8.1f} {r['wall'] / ideal:>6.2f} {r['baseline_mb']:>8.0f} {r['peak_mb']:>8.0f}",
+        print(f"sandbox {server.url}: {args.orders} orders (built in {time.perf_counter() - built:.0f} s), "
+              f"{args.latency_ms:.0f} ms latency per request", flush=True)
+        print(f"{'conc':>5} {'records':>8} {'pages':>6} {'requests':>8} {'wall s':>7} {'ideal s':>7} "
+              f"{'ratio':>6} {'cli cpu s':>9} {'base MB':>7} {'peak MB':>7}", flush=True)
+        runs = [(levels[0], 0.0, "floor")] if args.floor else []
+        runs += [(level, args.latency_ms, str(level)) for level in levels]
+        for level, latency, label in runs:
+            server.faults.latency_ms = latency
+            r = _run_child(server, level)
+            ideal = r["pages"] * latency / 1000 / r["concurrency"]
+            ratio = f"{r['wall'] / ideal:>6.2f}" if ideal else f"{'-':>6}"
+            print(f"{label:>5} {r['records']:>8} {r['pages']:>6} {r['requests']:>8} {r['wall']:>7.1f} "
+                  f"{ideal:>7.1f} {ratio} {r['cpu']:>9.1f} {r['baseline_mb']:>7.0f} {r['peak_mb']:>7.0f}",
                   flush=True)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        server.stop()
     return 0
+
+
+def _run_child(server: Any, level: int) -> dict[str, Any]:
+    """Run one fetch in a fresh client process; return its JSON result."""
+    conn = {"conn_type": "qtickets", "host": server.rest_url, "password": server.token,
+            "extra": {"concurrency": level, "timeout": 30}}
+    env = {**os.environ, "AIRFLOW_CONN_QTICKETS_DEFAULT": json.dumps(conn),
+           "PYTHONPATH": f"{ROOT}:{ROOT / 'plugins'}", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    out = subprocess.run([sys.executable, __file__, "--child", str(level)], env=env, cwd=ROOT,
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print(out.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"child for concurrency {level} failed with code {out.returncode}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

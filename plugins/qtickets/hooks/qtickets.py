@@ -80,6 +80,11 @@ def _json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _plain_query_value(value: Any) -> bool:
+    """Strings and ints go into the query string as they are; everything else is JSON-encoded."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
 class QticketsHook(HttpHook):
     """Read the QTickets REST API v1 with the organiser token of an Airflow connection.
 
@@ -260,17 +265,22 @@ class QticketsHook(HttpHook):
             filters["page"] = page
         return filters
 
-    def _get_filtered(self, endpoint: str, filters: dict[str, Any], *, page: int | None = None) -> Any:
-        """GET with filters in the configured transport; optional POST fallback after 5xx storms."""
+    def _get_filtered(
+        self, endpoint: str, filters: dict[str, Any], *, page: int | None = None, list_request: bool = False
+    ) -> Any:
+        """GET with filters in the configured transport; optional POST fallback after 5xx storms.
+
+        The fallback is for list requests only: on other routes POST creates things (barcodes ...).
+        """
         if self.settings.filter_transport == "get_query":
-            params = {k: v if isinstance(v, str | int) else _json_text(v) for k, v in filters.items()}
+            params = {k: v if _plain_query_value(v) else _json_text(v) for k, v in filters.items()}
             send = lambda: self._request("GET", endpoint, params=params, page=page)  # noqa: E731
         else:
             send = lambda: self._request("GET", endpoint, body=filters or None, page=page)  # noqa: E731
         try:
             return send()
         except QticketsTransientError as exc:
-            if not (self.settings.post_fallback and exc.status is not None and exc.status >= 500):
+            if not (list_request and self.settings.post_fallback and exc.status is not None and exc.status >= 500):
                 raise
             self.stats.add("post_fallbacks")
             log.warning(
@@ -280,7 +290,7 @@ class QticketsHook(HttpHook):
             return self._request("POST", endpoint, body=filters, page=page)
 
     def _fetch_page(self, endpoint: str, filters: dict[str, Any], number: int) -> Page:
-        payload = self._get_filtered(endpoint, {**filters, "page": number}, page=number)
+        payload = self._get_filtered(endpoint, {**filters, "page": number}, page=number, list_request=True)
         self.stats.add("pages")
         if isinstance(payload, list):
             return Page(number, payload, has_paging=False)
@@ -449,9 +459,9 @@ class QticketsPartnersHook(QticketsHook):
         return result
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check host and key with ``events/lists`` (read-only)."""
+        """Check host and key with a read-only ``tickets/find`` for a ticket id that cannot exist."""
         try:
-            result = self._partners_call("events/lists", {})
+            self.find_tickets({"id": ["0"]})
         except QticketsError as exc:
             return False, str(exc)
-        return True, f"Connected to {self.settings.base_url}: {len(result or [])} partner events"
+        return True, f"Connected to {self.settings.base_url}: partner key accepted"

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests_mock
 
-from qtickets.exceptions import QticketsAuthError, QticketsPartnersError, QticketsResponseError
+from qtickets.exceptions import (
+    QticketsAuthError,
+    QticketsPartnersError,
+    QticketsResponseError,
+    QticketsTransientError,
+)
 from qtickets.hooks.qtickets import SEAT_COUNTER_FIELDS, QticketsHook, QticketsPartnersHook
 
 TOKEN = "s3cret-token-0123456789"
@@ -99,9 +105,28 @@ def test_show_id_without_event_id_is_refused(partners: QticketsPartnersHook) -> 
 
 def test_partners_test_connection(partners: QticketsPartnersHook) -> None:
     with requests_mock.Mocker() as m:
-        m.post(f"{PARTNERS}/events/lists", json=WRONG_AUTH)
+        m.post(f"{PARTNERS}/tickets/find", [{"json": WRONG_AUTH}, {"json": {"status": "success", "result": []}}])
         ok, message = partners.test_connection()
-    assert not ok and "WRONG_AUTHORIZATION" in message and KEY not in message
+        assert not ok and "WRONG_AUTHORIZATION" in message and KEY not in message
+        ok, message = partners.test_connection()
+        assert ok and "partner key accepted" in message
+        assert m.last_request.json() == {"filter": {"id": ["0"]}}
+
+
+def test_show_seats_get_query_never_posts(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "qtickets", "host": REST, "password": TOKEN,
+            "extra": {"max_retries": 0, "filter_transport": "get_query", "post_fallback": True}}
+    monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", json.dumps(conn))
+    hook = QticketsHook(sleep=lambda _s: None)
+    with requests_mock.Mocker() as m:
+        get = m.get(f"{REST}/shows/3/seats", [{"status_code": 503}, {"json": {"data": {}}}])
+        post = m.post(f"{REST}/shows/3/seats", json={"data": {}})
+        with pytest.raises(QticketsTransientError, match="still failing"):
+            hook.get_show_seats(3)
+        assert post.call_count == 0  # fallback is for list requests only: POST may create things
+        assert hook.get_show_seats(3) == {}
+        query = parse_qs(urlparse(get.last_request.url).query)
+    assert query["flat"] == ["true"] and json.loads(query["select"][0]) == list(SEAT_COUNTER_FIELDS)
 
 
 def test_show_seats_sends_select_and_flat(rest: QticketsHook) -> None:
