@@ -37,13 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         raise SystemExit(f"bad option: {exc}") from exc
     server = SandboxServer(config).start()
+    if args.ready_file:  # written atomically, before the banner, so either signal means "listening"
+        tmp = args.ready_file.with_name(args.ready_file.name + ".tmp")
+        tmp.write_text(server.url + "\n")
+        tmp.replace(args.ready_file)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"QTickets sandbox: {server.data.order_count} orders built in {server.build_seconds:.2f}s, "
           f"max RSS {rss_mb:.0f} MB", flush=True)
     print(f"REST API:     {server.rest_url}   (Authorization: Bearer {server.token})", flush=True)
     print(f"Partners API: {server.partners_url}   (Authorization: Bearer {server.partner_key})", flush=True)
-    if args.ready_file:
-        args.ready_file.write_text(server.url + "\n")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
