@@ -62,7 +62,7 @@ def normalise_email(value: str) -> str:
 
 
 _NON_DIGITS = re.compile(r"\D+")
-_DROP = object()
+_CONTAINERS = frozenset({dict, list})
 
 
 def normalise_phone(value: str) -> str:
@@ -86,8 +86,12 @@ class PiiPolicy:
     mode: Literal["hash", "clear"] = "hash"
     key: bytes = b""
     _hash: Callable[[str], str] = field(init=False, repr=False, compare=False)
-    _actions: dict[str, Any] = field(init=False, repr=False, compare=False)
-    _person_actions: dict[str, Any] = field(init=False, repr=False, compare=False)
+    _email: Callable[[str], str] = field(init=False, repr=False, compare=False)
+    _phone: Callable[[str], str] = field(init=False, repr=False, compare=False)
+    _barcode: Callable[[str], str] = field(init=False, repr=False, compare=False)
+    _drop: frozenset[str] = field(init=False, repr=False, compare=False)
+    _person_drop: frozenset[str] = field(init=False, repr=False, compare=False)
+    _hashers: dict[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -104,19 +108,31 @@ class PiiPolicy:
             return hmac.digest(key, normalised.encode(), hashlib.sha256).hex()[:HASH_HEX_CHARS]
 
         object.__setattr__(self, "_hash", _hash)
-        # Per-key action table: _DROP, or a function applied to non-null values (the hot path of
-        # the ticket mapper does one dict lookup per key).
-        actions: dict[str, Any] = dict.fromkeys(ALWAYS_DROP, _DROP)
+
+        # Caches keyed by the raw value: a buyer's e-mail repeats on every ticket of an order.
+        def _email(raw: str) -> str:
+            return _hash(normalise_email(raw))
+
+        def _phone(raw: str) -> str:
+            digits = normalise_phone(raw)
+            return _hash(digits) if digits else ""
+
+        def _barcode(raw: str) -> str:
+            return _hash(normalise_barcode(raw))
+
+        for name, fn in (("_email", _email), ("_phone", _phone), ("_barcode", _barcode)):
+            object.__setattr__(self, name, lru_cache(maxsize=1 << 16)(fn))
+        # Key tables of the scrubber (set operations on dict keys run in C: the ticket hot path).
+        drop = set(ALWAYS_DROP)
+        hashers: dict[str, Callable[[Any], Any]] = {}
         if self.mode == "hash":
-            actions.update(dict.fromkeys(PERSON_KEYS, _DROP))
-            actions.update(dict.fromkeys(EMAIL_KEYS, self._hash_email_value))
-            actions.update(dict.fromkeys(PHONE_KEYS, self._hash_phone_value))
-            actions.update(dict.fromkeys(BARCODE_KEYS, self.hash_barcode))
-        person_actions = dict(actions)
-        if self.mode == "hash":
-            person_actions["name"] = _DROP
-        object.__setattr__(self, "_actions", actions)
-        object.__setattr__(self, "_person_actions", person_actions)
+            drop |= PERSON_KEYS
+            hashers.update(dict.fromkeys(EMAIL_KEYS, self._hash_email_value))
+            hashers.update(dict.fromkeys(PHONE_KEYS, self._hash_phone_value))
+            hashers.update(dict.fromkeys(BARCODE_KEYS, self.hash_barcode))
+        object.__setattr__(self, "_drop", frozenset(drop))
+        object.__setattr__(self, "_person_drop", frozenset(drop | {"name"}) if self.mode == "hash" else frozenset(drop))
+        object.__setattr__(self, "_hashers", hashers)
 
     @classmethod
     def from_settings(cls, mode: str | None, key: str | bytes | None) -> PiiPolicy:
@@ -144,18 +160,17 @@ class PiiPolicy:
 
     def hash_email(self, value: str | None) -> str:
         """Keyed hash of an e-mail ('' for no value)."""
-        return self._hash(normalise_email(value)) if value else ""
+        return self._email(value) if value else ""
 
     def hash_phone(self, value: str | None) -> str:
         """Keyed hash of a phone number ('' for no value or no digits)."""
-        digits = normalise_phone(value) if value else ""
-        return self._hash(digits) if digits else ""
+        return self._phone(value) if value else ""
 
     def hash_barcode(self, value: str | None) -> str:
         """Keyed hash of a barcode ('' for no value)."""
         if value is None or value == "":
             return ""
-        return self._hash(normalise_barcode(str(value)))
+        return self._barcode(value if type(value) is str else str(value))
 
     def clear(self, value: Any) -> str:
         """The value in clear mode, '' in hash mode (for the clear-text columns)."""
@@ -180,19 +195,18 @@ class PiiPolicy:
         return self.hash_phone(value) if isinstance(value, str) else None
 
     def _scrub_dict(self, obj: dict, person: bool) -> dict:
-        actions = self._person_actions if person else self._actions
-        get = actions.get
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            action = get(k)
-            if action is None:
-                tv = type(v)
-                if v and (tv is dict or tv is list):
-                    out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
-                else:
-                    out[k] = v
-            elif action is not _DROP:
-                out[k] = None if v is None else action(v)
+        out = dict(obj)
+        keys = out.keys()
+        for k in keys & (self._person_drop if person else self._drop):
+            del out[k]
+        hashers = self._hashers
+        if hashers:
+            for k in keys & hashers.keys():
+                v = out[k]
+                out[k] = None if v is None else hashers[k](v)
+        for k, v in out.items():
+            if v and type(v) in _CONTAINERS:
+                out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
         return out
 
 
