@@ -81,12 +81,19 @@ def child(engine: str, batch: int, rows: int, folder: str, port: int) -> dict:
     with ClickHouseHook(batch_size=batch) as hook:
         hook.execute(DDL)
         hook.execute("TRUNCATE TABLE {{ db }}.bench_tickets")
+        cpu_before = _cpu_seconds()
         started = time.perf_counter()
         written = hook.insert("bench_tickets", COLUMNS, synthetic_rows(rows))
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds() - cpu_before
         counted = hook.fetch_all("SELECT count() FROM {{ db }}.bench_tickets")[0][0]
-    return {"engine": engine, "batch": batch, "rows": written, "counted": counted, "seconds": seconds,
+    return {"engine": engine, "batch": batch, "rows": written, "counted": counted, "seconds": seconds, "cpu": cpu,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _generator_rate(rows: int) -> float:
@@ -142,11 +149,14 @@ def main() -> int:
             finally:
                 if engine == "server":
                     subprocess.run([str(script), "stop", str(server_dir), str(port)], capture_output=True)
-    print(f"\n{'engine':8} {'batch':>7} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'client RSS MB':>14} {'server RSS MB':>14}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          "(rows/s is wall clock; client CPU s counts this process's threads, chDB's engine included)")
+    print(f"\n{'engine':8} {'batch':>7} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'client CPU s':>13} "
+          f"{'client RSS MB':>14} {'server RSS MB':>14}")
     for r in results:
         server = f"{r['server_mb']:.0f}" if r["server_mb"] else "-"
         print(f"{r['engine']:8} {r['batch']:>7} {r['counted']:>9} {r['seconds']:>8.2f} "
-              f"{r['rows'] / r['seconds']:>9,.0f} {r['rss_mb']:>14.0f} {server:>14}")
+              f"{r['rows'] / r['seconds']:>9,.0f} {r['cpu']:>13.2f} {r['rss_mb']:>14.0f} {server:>14}")
     return 0
 
 
