@@ -67,3 +67,19 @@ def test_misnamed_or_duplicate_migration_files(tmp_path):
     (tmp_path / "Bad Name.sql").write_text("SELECT 1")
     with pytest.raises(ClickHouseQueryError, match="misnamed"):
         migration_files(tmp_path)
+
+
+def test_grants_name_only_existing_objects(ch):
+    """roles.sql cannot run on chDB (no access management) or 18.16 (no RBAC): check what it grants on."""
+    import re
+
+    from qtickets.warehouse.paths import SQL_DIR
+
+    text = (SQL_DIR / "grants" / "roles.sql").read_text()
+    statements = [line for line in text.splitlines() if line.startswith("GRANT")]
+    targets = set(re.findall(r"ON \{\{ db \}\}\.(\w+) TO", text))
+    assert targets and targets <= tables(ch)
+    reader = {t for t in re.findall(r"ON \{\{ db \}\}\.(\w+) TO qtickets_bi_reader", text)}
+    assert not any(t.startswith("stg_") for t in reader), "BI readers never see staging (payloads, promo codes)"
+    assert {"fact_qtickets_sales_daily", "v_sales_latest", "v_sales_14d", "dim_events"} <= reader
+    assert any("INSERT" in s and "qtickets_etl_writer" in s for s in statements)
