@@ -12,6 +12,9 @@ Connection: host, port (9000), login, password, schema = database (``zakaz``). E
 
 Queries get ``query_id`` ``<dag>-<task>-<run>-<try>-<n>`` (or ``<query_id>-<n>`` from the hook
 argument) on a server; chDB has no query log worth tagging, so embedded queries carry none.
+
+A hook holds one driver client (or one reference to the process's chDB session): use one hook per
+thread. Embedded queries of all hooks in a process are serialised on the shared session.
 """
 
 from __future__ import annotations
