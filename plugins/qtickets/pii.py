@@ -84,7 +84,7 @@ class PiiPolicy:
     """
 
     mode: Literal["hash", "clear"] = "hash"
-    key: bytes = b""
+    key: bytes = field(default=b"", repr=False)  # a secret: never in logs
     _hash: Callable[[str], str] = field(init=False, repr=False, compare=False)
     _email: Callable[[str], str] = field(init=False, repr=False, compare=False)
     _phone: Callable[[str], str] = field(init=False, repr=False, compare=False)

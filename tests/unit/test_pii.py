@@ -23,6 +23,11 @@ def test_invalid_mode_is_a_clear_config_error():
         PiiPolicy.from_settings("plain", "k")
 
 
+def test_key_never_in_repr():
+    assert "topsecret" not in repr(PiiPolicy.from_settings("hash", "topsecret"))
+    assert "topsecret" not in repr(MapContext(FETCHED, PiiPolicy("hash", b"topsecret")))
+
+
 def test_unkeyed_hash_mode_warns(caplog):
     with caplog.at_level(logging.WARNING, logger="qtickets.pii"):
         policy = PiiPolicy.from_settings(None, None)

@@ -102,7 +102,11 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
     months = sorted({_month_of(d) for d in dates})
     result: dict[str, Any] = {"months": [str(m) for m in months], SALES_DAILY: 0, SALES_UTM_DAILY: 0}
     if not months:
+        # Nothing to recompute, but the facts are as current as staging: record that (freshness).
         log.info("No sales dates to rebuild")
+        now = utcnow()
+        for table in (SALES_DAILY, SALES_UTM_DAILY):
+            _record(ch, table, 0, now, run_id)
         return result
     params = {"months": months, "max_month": months[-1]}
     for table, file in ((SALES_DAILY, "sales_daily.sql"), (SALES_UTM_DAILY, "sales_utm_daily.sql")):

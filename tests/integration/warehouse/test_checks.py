@@ -90,6 +90,14 @@ def test_freshness_checks(ch):
     assert "orders_freshness" in failed(run_checks(ch, now=NOW + timedelta(hours=3)))
 
 
+def test_quiet_rebuild_keeps_facts_fresh(ch):
+    now = datetime.now(UTC)
+    assert "facts_freshness" in failed(run_checks(ch, now=now))
+    assert rebuild_sales_facts(ch, [])["months"] == []
+    assert "facts_freshness" not in failed(run_checks(ch, now=now + timedelta(minutes=1)))
+    assert "facts_freshness" in failed(run_checks(ch, now=now + timedelta(hours=2, minutes=1)))
+
+
 def test_raise_lists_every_failed_check(ch):
     with pytest.raises(DataQualityError, match=r"2 data-quality check\(s\) failed(.|\n)*orders_freshness(.|\n)*facts_freshness"):
         raise_for_failed(run_checks(ch, now=NOW))
