@@ -19,6 +19,7 @@ import orjson
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk.log import mask_secret
 from requests.adapters import HTTPAdapter
 
 from qtickets import __version__
@@ -131,6 +132,8 @@ class QticketsHook(HttpHook):
             password=conn.password,
             extra=dict(conn.extra_dejson or {}),
         )
+        # Airflow's masker then hides the token in any task-log line, including third-party ones.
+        mask_secret(settings.token)
         self.base_url = settings.base_url
         self._base_url_initialized = True
         return settings
@@ -153,14 +156,22 @@ class QticketsHook(HttpHook):
         )
         return session
 
-    def get_conn(self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None):
-        """Return the cached session (HttpHook builds a new one per call and copies extras into headers)."""
+    def get_conn(
+        self, headers: dict[Any, Any] | None = None, extra_options: dict[str, Any] | None = None
+    ) -> requests.Session:
+        """Return the cached session (HttpHook builds a new one per call and copies extras into headers).
+
+        :param headers: added to the shared session, so they apply to every later request of this hook.
+        :param extra_options: ignored; settings come from the connection extras (see ``settings``).
+        """
         session = self.session
         if headers:
             session.headers.update(headers)
         return session
 
-    def _configure_session_from_extra(self, session, connection, extra_options):  # noqa: D401
+    def _configure_session_from_extra(
+        self, session: requests.Session, connection: Any, extra_options: dict[str, Any]
+    ) -> requests.Session:
         """Extras are settings of this hook, never headers (see ``settings``)."""
         return session
 
@@ -242,6 +253,16 @@ class QticketsHook(HttpHook):
             **fields,
         )
 
+    def _envelope_error(self, endpoint: str, message: str, payload: Any) -> QticketsResponseError:
+        """A 2xx JSON body whose shape breaks the API contract."""
+        return QticketsResponseError(
+            message,
+            status=200,
+            code=None,
+            url=sanitize_url(self._url(endpoint), self._secrets),
+            body_preview=redact(_json_text(payload)[:512], self._secrets),
+        )
+
     def request_json(self, method: str, endpoint: str, *, body: dict[str, Any] | None = None) -> Any:
         """Send one request (with retries) and return the decoded JSON body.
 
@@ -296,10 +317,10 @@ class QticketsHook(HttpHook):
             return Page(number, payload, has_paging=False)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, list):
-            raise QticketsResponseError(
-                f"/{endpoint} page {number}: expected {{'data': [...], 'paging': {{...}}}}, got "
+            raise self._envelope_error(
+                endpoint, f"/{endpoint} page {number}: expected {{'data': [...], 'paging': {{...}}}}, got "
                 f"{type(payload).__name__} with keys {sorted(payload)[:10] if isinstance(payload, dict) else '-'}",
-                url=sanitize_url(self._url(endpoint), self._secrets),
+                payload,
             )
         paging = payload.get("paging")
         if not isinstance(paging, dict):
@@ -308,9 +329,8 @@ class QticketsHook(HttpHook):
             per_page = int(paging["perPage"]) if paging.get("perPage") else None
             total = int(paging["total"]) if paging.get("total") is not None else None
         except (TypeError, ValueError):
-            raise QticketsResponseError(
-                f"/{endpoint} page {number}: unreadable paging {paging!r}",
-                url=sanitize_url(self._url(endpoint), self._secrets),
+            raise self._envelope_error(
+                endpoint, f"/{endpoint} page {number}: unreadable paging {paging!r}", payload
             ) from None
         return Page(number, data, per_page=per_page, total=total)
 
@@ -350,9 +370,9 @@ class QticketsHook(HttpHook):
         if isinstance(data, list) and not data:
             return {}  # PHP encodes an empty map as []
         if not isinstance(data, dict):
-            raise QticketsResponseError(
-                f"/{endpoint}: expected {{'data': {{seat_id: {{...}}}}}}, got {type(data).__name__}",
-                url=sanitize_url(self._url(endpoint), self._secrets),
+            raise self._envelope_error(
+                endpoint, f"/{endpoint}: expected {{'data': {{seat_id: {{...}}}}}}, got {type(data).__name__}",
+                payload,
             )
         return data
 
@@ -363,9 +383,8 @@ class QticketsHook(HttpHook):
         if isinstance(payload, dict) and isinstance(payload.get("data"), list):
             return payload["data"]
         if not isinstance(payload, list):
-            raise QticketsResponseError(
-                f"/{endpoint}: expected a JSON array, got {type(payload).__name__}",
-                url=sanitize_url(self._url(endpoint), self._secrets),
+            raise self._envelope_error(
+                endpoint, f"/{endpoint}: expected a JSON array, got {type(payload).__name__}", payload
             )
         return payload
 
@@ -411,9 +430,10 @@ class QticketsPartnersHook(QticketsHook):
         payload = self._request("POST", endpoint, body=body)
         url = sanitize_url(self._url(endpoint), self._secrets)
         if not isinstance(payload, dict) or "status" not in payload:
-            raise QticketsResponseError(
+            raise self._envelope_error(
+                endpoint,
                 f"Partners /{endpoint}: expected {{'status': ..., 'result': ...}}, got {type(payload).__name__}",
-                url=url,
+                payload,
             )
         if payload["status"] == "success":
             return payload.get("result")
@@ -452,9 +472,8 @@ class QticketsPartnersHook(QticketsHook):
         if result is None:
             return []
         if not isinstance(result, list):
-            raise QticketsResponseError(
-                f"Partners /{endpoint}: expected a list in `result`, got {type(result).__name__}",
-                url=sanitize_url(self._url(endpoint), self._secrets),
+            raise self._envelope_error(
+                endpoint, f"Partners /{endpoint}: expected a list in `result`, got {type(result).__name__}", result
             )
         return result
 

@@ -207,8 +207,10 @@ def test_wrong_envelope_is_response_error(monkeypatch: pytest.MonkeyPatch) -> No
     hook = _connect(monkeypatch)
     with requests_mock.Mocker() as m:
         m.get(ORDERS, json={"items": [], "meta": {}})
-        with pytest.raises(QticketsResponseError, match=r"expected \{'data'"):
+        with pytest.raises(QticketsResponseError, match=r"expected \{'data'") as info:
             list(hook.iter_pages("orders"))
+    assert (info.value.status, info.value.url) == (200, ORDERS)
+    assert info.value.body_preview == '{"items":[],"meta":{}}'
 
 
 def test_concurrent_pages_are_yielded_in_order() -> None:
