@@ -24,8 +24,12 @@ ETL_USER, ETL_PASSWORD = "etl", "etl-test-password"
 
 
 def _server_binary() -> str | None:
-    return os.environ.get("CLICKHOUSE_SERVER") or shutil.which("clickhouse-server") or next(
-        (p for p in ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server") if os.path.exists(p)), None
+    """``$CLICKHOUSE_SERVER``, else clickhouse-server on PATH or in the Debian locations."""
+    if "CLICKHOUSE_SERVER" in os.environ:
+        path = os.environ["CLICKHOUSE_SERVER"]
+        return path if os.access(path, os.X_OK) else None
+    return shutil.which("clickhouse-server") or next(
+        (p for p in ("/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server") if os.access(p, os.X_OK)), None
     )
 
 
