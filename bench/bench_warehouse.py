@@ -118,6 +118,7 @@ def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict
     rng = random.Random(7)
     ctx = MapContext(fetched_at=datetime.now(UTC), pii=PiiPolicy("hash", b"bench-key"))
     timings = {"generate": 0.0, "parse": 0.0, "map": 0.0, "insert": 0.0}
+    cpu = {"parse": 0.0, "map": 0.0, "insert": 0.0}  # process CPU seconds: robust on a shared machine
     written = {ORDERS_TABLE: 0, TICKETS_TABLE: 0}
     with ClickHouseHook(batch_size=batch) as hook:
         if engine == "chdb":
@@ -131,22 +132,25 @@ def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict
         buffer: dict[str, list[tuple]] = {t: [] for t in tables}
 
         def flush() -> None:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for table in tables:
                 if buffer[table]:
                     written[table] += hook.insert(table, COLUMNS[table], buffer[table])
                     buffer[table] = []
             timings["insert"] += time.perf_counter() - t0
+            cpu["insert"] += time.process_time() - c0
 
         page = 0
         while written[TICKETS_TABLE] + len(buffer[TICKETS_TABLE]) < tickets:
             t0 = time.perf_counter()
             body = synthetic_page(page, rng)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             records = orjson.loads(body)["data"]
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             mapped = map_orders(records, ctx)
-            t3 = time.perf_counter()
+            t3, c3 = time.perf_counter(), time.process_time()
+            cpu["parse"] += c2 - c1
+            cpu["map"] += c3 - c2
             timings["generate"] += t1 - t0
             timings["parse"] += t2 - t1
             timings["map"] += t3 - t2
@@ -158,7 +162,7 @@ def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict
         flush()
         counted = hook.fetch_all("SELECT count() FROM {{ db }}.stg_qtickets_api_tickets_raw")[0][0]
     return {"engine": engine, "batch": batch, "tickets": written[TICKETS_TABLE], "orders": written[ORDERS_TABLE],
-            "counted": counted, **timings, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "counted": counted, **timings, "cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def _server_peak_mb(directory: Path) -> float | None:
@@ -221,6 +225,15 @@ def main() -> int:
               f"{r['insert']:>8.2f} {e2e:>7.2f} {r['tickets'] / e2e:>10,.0f} {rows / e2e:>9,.0f} "
               f"{r['tickets'] / r['map']:>9,.0f} {r['rss_mb']:>7.0f} {server:>7}")
     print("(e2e = parse + map + insert; page generation excluded; rows/s counts order + ticket rows)")
+    print("\nCPU seconds of the loader process per phase (what an idle machine would need; chDB's insert threads"
+          " run in-process, the server's do not):")
+    print(f"{'engine':7} {'parse':>7} {'map':>7} {'insert':>7} {'tickets/s by CPU':>17} {'map tickets/s CPU':>18}")
+    for r in results:
+        c = r["cpu"]
+        total = c["parse"] + c["map"] + c["insert"]
+        print(f"{r['engine']:7} {c['parse']:>7.2f} {c['map']:>7.2f} {c['insert']:>7.2f} {r['tickets'] / total:>17,.0f} "
+              f"{r['tickets'] / c['map']:>18,.0f}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} CPUs)")
     return 0
 
 
