@@ -135,9 +135,13 @@ def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):
     newest = max(by_updated)
     end = newest.replace(minute=newest.minute - newest.minute % 15, second=0, microsecond=0) + timedelta(minutes=15)
     first_end = end - timedelta(minutes=15)
+    intervals = []
     for logical_date in (first_end - timedelta(minutes=15), first_end):
         run = dag.test(logical_date=logical_date.astimezone(UTC))
         assert str(run.state) == "success", _states(run)
+        intervals.append((run.data_interval_start, run.data_interval_end))
+    quarter = timedelta(minutes=15)
+    assert intervals == [(first_end - 2 * quarter, first_end - quarter), (first_end - quarter, first_end)]
     start = first_end - timedelta(minutes=30) - timedelta(minutes=5)  # two intervals + the overlap
     expected = {i for ts, ids in by_updated.items() if start <= ts < first_end for i in ids}
     loaded = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
