@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from sandbox_test_helpers import compare_shapes, rest, shape
 
 from sandbox import SandboxServer
 from sandbox.model import CANCELLED, FULL_REFUND, PART_REFUND, PENDING
+from tests.integration.sandbox.sandbox_test_helpers import compare_shapes, rest, shape
 
 pytestmark = pytest.mark.integration
 

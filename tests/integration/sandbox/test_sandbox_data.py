@@ -6,12 +6,12 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from sandbox_test_helpers import rest
 
 from sandbox import SandboxData, SandboxServer
 from sandbox.builders import order_json
 from sandbox.fakes import iso
 from sandbox.model import CANCELLED, FULL_REFUND, PAID, PART_REFUND, PENDING
+from tests.integration.sandbox.sandbox_test_helpers import rest
 
 pytestmark = pytest.mark.integration
 

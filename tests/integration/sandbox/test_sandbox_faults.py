@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sandbox_test_helpers import rest
 
 from sandbox import SandboxServer
+from tests.integration.sandbox.sandbox_test_helpers import rest
 
 pytestmark = pytest.mark.integration
 

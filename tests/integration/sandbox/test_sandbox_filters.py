@@ -6,11 +6,11 @@ import json
 from datetime import UTC
 
 import pytest
-from sandbox_test_helpers import rest
 
 from sandbox import SandboxServer
 from sandbox.fakes import iso
 from sandbox.model import PAID_STATES
+from tests.integration.sandbox.sandbox_test_helpers import rest
 
 pytestmark = pytest.mark.integration
 
