@@ -22,6 +22,8 @@ _HTTP_FIELDS: dict[str, Any] = {
     "timeout": _int_field("Read timeout (s)", "Seconds to wait for a response before retrying.", 60),
     "connect_timeout": _int_field("Connect timeout (s)", "Seconds to wait for the TCP/TLS connection.", 10),
     "max_retries": _int_field("Max retries", "Retries for 429, 5xx, timeouts and connection errors.", 5),
+    "backoff_base": _int_field("Backoff base (s)", "First retry wait; doubles each retry, with jitter.", 1.0),
+    "backoff_max": _int_field("Backoff max (s)", "Longest wait between retries.", 30),
     "concurrency": _int_field("Concurrent page requests", "Pages fetched in parallel once the total is known (1-16).", 4),
 }
 
@@ -89,6 +91,9 @@ def get_provider_info() -> dict[str, Any]:
                     "compression": {"label": "Compression (lz4, zstd)", "schema": {"type": ["string", "null"]}},
                     "connect_timeout": _int_field("Connect timeout (s)", "", 10),
                     "send_receive_timeout": _int_field("Send/receive timeout (s)", "", 120),
+                    "lock_timeout": _int_field(
+                        "Embedded folder wait (s)", "How long a task waits while another process uses the "
+                        "embedded folder.", 600),
                     "pii_mode": {
                         "label": "Personal data",
                         "description": "hash (default): keyed hashes of e-mail/phone/barcode; clear: keep values.",
