@@ -124,7 +124,7 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
             if not params.dry_run and not any(s and s.get("status") == "loaded" for s in loads):
                 raise AirflowSkipException("no dataset was loaded in this run; facts are left as they are")
             with _errors_to_xcom(context):
-                return pipeline.rebuild_facts(loads, params)
+                return pipeline.rebuild_facts(loads, params, run_id=context["run_id"])
 
         @task
         def run_checks() -> dict[str, Any]:

@@ -202,7 +202,8 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         return stats
 
 
-def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams) -> dict[str, Any]:
+def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams,
+                  run_id: str | None = None) -> dict[str, Any]:
     """Rebuild dim_events, the sales facts for every day the loads touched, and inventory_latest."""
     if params.dry_run:
         log.info("rebuild_facts: %s", STUB_MODE)
@@ -212,9 +213,9 @@ def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams) -> 
     from qtickets import warehouse
 
     with _clickhouse() as ch:
-        warehouse.rebuild_dim_events(ch)
-        sales = warehouse.rebuild_sales_facts(ch, dates) if dates else {"months": []}
-        warehouse.rebuild_inventory_latest(ch)
+        warehouse.rebuild_dim_events(ch, run_id=run_id)
+        sales = warehouse.rebuild_sales_facts(ch, dates, run_id=run_id)
+        warehouse.rebuild_inventory_latest(ch, run_id=run_id)
     log.info("Facts rebuilt: dim_events, inventory_latest, sales for %d day(s) %s", len(dates),
              f"{dates[0]}..{dates[-1]}" if dates else "")
     return {"status": "ok", "sales_days": len(dates), "sales": sales}

@@ -50,3 +50,17 @@ def sandbox():
 
     with SandboxServer(SandboxConfig(orders=300, seed=11)) as server:
         yield server
+
+
+DEFAULT_CONF = {"dry_run": False, "since_hours": None, "datasets": [], "fixtures_dir": None}
+
+
+def conf(**overrides):
+    """A complete run conf: every param explicit.
+
+    In Airflow 3.3.2, ``process_params`` writes a run's conf into Param objects shared with later
+    in-process runs (``dag.test()`` twice in one process: the second run sees the first one's
+    ``since_hours``). Worker processes start fresh, so scheduled runs are not affected; in-process
+    test runs pass every param explicitly.
+    """
+    return {**DEFAULT_CONF, **overrides}

@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 import requests
 
-from tests.dags.conftest import runnable
+from tests.dags.conftest import conf, runnable
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 
-ALL_HISTORY = {"since_hours": 24 * 365 * 7}
+ALL_HISTORY = conf(since_hours=24 * 365 * 7)
 
 
 def _all_orders(sandbox) -> list[dict]:
@@ -118,7 +118,7 @@ def test_refund_days_later_moves_the_payment_days_numbers(dagbag, env):
     before = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
     env.data.refund_order(paid["id"], datetime.now(UTC) - timedelta(minutes=5))
 
-    run = dag.test(logical_date=None, run_conf={"since_hours": 1, "datasets": ["orders"]})
+    run = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["orders"]))
     assert str(run.state) == "success", _states(run)
     after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
     refunded = sum(Decimal(str(b["ticket_amount"])) for b in paid["baskets"])
@@ -137,7 +137,7 @@ def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):
     first_end = end - timedelta(minutes=15)
     intervals = []
     for logical_date in (first_end - timedelta(minutes=15), first_end):
-        run = dag.test(logical_date=logical_date.astimezone(UTC))
+        run = dag.test(logical_date=logical_date.astimezone(UTC), run_conf=conf())
         assert str(run.state) == "success", _states(run)
         intervals.append((run.data_interval_start, run.data_interval_end))
     quarter = timedelta(minutes=15)
@@ -151,7 +151,7 @@ def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):
 def test_vendor_503_storm_fails_the_run_records_it_and_alerts_once(dagbag, env, fake_slack):
     env.faults.fail_next(10_000, status=503, match="/orders")
     dag = runnable(dagbag)
-    run = dag.test(logical_date=None, run_conf={"datasets": ["orders"]})
+    run = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
     states = _states(run)
     assert str(run.state) == "failed"
     assert states["load_orders"] == "failed"
@@ -168,7 +168,7 @@ def test_vendor_503_storm_fails_the_run_records_it_and_alerts_once(dagbag, env, 
 
 def test_api_ignoring_filters_fails_loudly_and_loads_nothing(dagbag, env):
     env.faults.ignore_filters = True
-    run = runnable(dagbag).test(logical_date=None, run_conf={"datasets": ["orders"], "since_hours": 1})
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
     assert str(run.state) == "failed"
     assert _states(run)["load_orders"] == "failed"
     assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
@@ -177,7 +177,7 @@ def test_api_ignoring_filters_fails_loudly_and_loads_nothing(dagbag, env):
 
 
 def test_dry_run_makes_no_request_and_no_write(dagbag, env, ch_database, chdb_dir, monkeypatch):
-    run = runnable(dagbag).test(logical_date=None, run_conf={"dry_run": True})
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(dry_run=True))
     assert str(run.state) == "success", _states(run)
     assert env.requests == []
     # Look from another database: the run's own database must not even have been created.
