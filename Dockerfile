@@ -26,6 +26,8 @@ RUN grep -v -E '^[[:space:]]*chdb-core' requirements.txt > /tmp/requirements-ser
 # compose bind mounts (dags, include, plugins/qtickets) take effect without a rebuild.
 COPY --chown=airflow:0 pyproject.toml README.md ./
 COPY --chown=airflow:0 plugins/qtickets ./plugins/qtickets
+# Keeps Airflow's plugin scan out of the package (it would import hooks/qtickets.py as `qtickets`).
+COPY --chown=airflow:0 plugins/.airflowignore ./plugins/.airflowignore
 COPY --chown=airflow:0 include ./include
 COPY --chown=airflow:0 dags ./dags
 RUN pip install --no-cache-dir --no-deps -e /opt/airflow/project \

@@ -201,3 +201,11 @@ def test_dockerfile_installs_requirements_and_the_provider() -> None:
     assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in text
     for source in ("pyproject.toml", "plugins/qtickets", "include", "dags"):
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is missing"
+
+
+def test_image_keeps_the_plugin_scan_out_of_the_package() -> None:
+    # Without plugins/.airflowignore, Airflow imports plugins/qtickets/hooks/qtickets.py as a top-level
+    # module named `qtickets`, shadowing the package in every component of the image.
+    text = DOCKERFILE.read_text()
+    assert "plugins/.airflowignore" in text
+    assert "qtickets" in (ROOT / "plugins" / ".airflowignore").read_text().split("\n")
