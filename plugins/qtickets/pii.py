@@ -20,7 +20,6 @@ belongs in the ClickHouse connection extra ``pii_hash_key`` (a secret).
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import re
 from collections.abc import Callable
@@ -63,6 +62,10 @@ def normalise_email(value: str) -> str:
 
 _NON_DIGITS = re.compile(r"\D+")
 _CONTAINERS = frozenset({dict, list})
+#: Bound of each raw-value hash cache: a buyer's e-mail/phone repeats on every ticket of an order and
+#: across orders, barcodes repeat between a ticket's column and its payload.
+CACHE_SIZE = 1 << 16
+_SHA256_BLOCK = 64
 
 
 def normalise_phone(value: str) -> str:
@@ -92,6 +95,7 @@ class PiiPolicy:
     _drop: frozenset[str] = field(init=False, repr=False, compare=False)
     _person_drop: frozenset[str] = field(init=False, repr=False, compare=False)
     _hashers: dict[str, Callable[[Any], Any]] = field(init=False, repr=False, compare=False)
+    _order_drop: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -101,38 +105,35 @@ class PiiPolicy:
             )
         if not isinstance(self.key, bytes):
             raise QticketsConfigError("PiiPolicy.key must be bytes; use PiiPolicy.from_settings for text keys")
-        key = self.key
-
-        @lru_cache(maxsize=1 << 16)
-        def _hash(normalised: str) -> str:
-            return hmac.digest(key, normalised.encode(), hashlib.sha256).hex()[:HASH_HEX_CHARS]
-
+        _hash = _hmac_hex(self.key)
         object.__setattr__(self, "_hash", _hash)
+        digits_of = _NON_DIGITS.sub
 
-        # Caches keyed by the raw value: a buyer's e-mail repeats on every ticket of an order.
+        # Caches keyed by the raw value (one C-level lookup on a hit; one HMAC per distinct value).
         def _email(raw: str) -> str:
-            return _hash(normalise_email(raw))
+            return _hash(raw.strip().lower())
 
         def _phone(raw: str) -> str:
-            digits = normalise_phone(raw)
+            digits = digits_of("", raw)
             return _hash(digits) if digits else ""
 
         def _barcode(raw: str) -> str:
-            return _hash(normalise_barcode(raw))
+            return _hash(raw.strip())
 
         for name, fn in (("_email", _email), ("_phone", _phone), ("_barcode", _barcode)):
-            object.__setattr__(self, name, lru_cache(maxsize=1 << 16)(fn))
+            object.__setattr__(self, name, lru_cache(maxsize=CACHE_SIZE)(fn))
         # Key tables of the scrubber (set operations on dict keys run in C: the ticket hot path).
         drop = set(ALWAYS_DROP)
         hashers: dict[str, Callable[[Any], Any]] = {}
         if self.mode == "hash":
             drop |= PERSON_KEYS
-            hashers.update(dict.fromkeys(EMAIL_KEYS, self._hash_email_value))
-            hashers.update(dict.fromkeys(PHONE_KEYS, self._hash_phone_value))
+            hashers.update(dict.fromkeys(EMAIL_KEYS, _value_hasher(self._email)))
+            hashers.update(dict.fromkeys(PHONE_KEYS, _value_hasher(self._phone)))
             hashers.update(dict.fromkeys(BARCODE_KEYS, self.hash_barcode))
         object.__setattr__(self, "_drop", frozenset(drop))
         object.__setattr__(self, "_person_drop", frozenset(drop | {"name"}) if self.mode == "hash" else frozenset(drop))
         object.__setattr__(self, "_hashers", hashers)
+        object.__setattr__(self, "_order_drop", frozenset(drop | {"baskets"}))
 
     @classmethod
     def from_settings(cls, mode: str | None, key: str | bytes | None) -> PiiPolicy:
@@ -188,31 +189,67 @@ class PiiPolicy:
             return [self.scrub(item, person=person) for item in obj]
         return obj
 
-    def _hash_email_value(self, value: Any) -> str | None:
-        return self.hash_email(value) if isinstance(value, str) else None
+    def _scrub_top(self, obj: dict, person: bool, drop: frozenset[str] | None = None) -> dict:
+        """Copy of ``obj`` with this level's keys dropped/hashed; nested values are NOT scrubbed yet.
 
-    def _hash_phone_value(self, value: Any) -> str | None:
-        return self.hash_phone(value) if isinstance(value, str) else None
-
-    def _scrub_dict(self, obj: dict, person: bool) -> dict:
+        The copy, the drop and the hash-key lookups are set operations in C (the ticket hot path).
+        ``drop`` overrides the key set removed at this level.
+        """
         out = dict(obj)
         keys = out.keys()
-        for k in keys & (self._person_drop if person else self._drop):
+        if drop is None:
+            drop = self._person_drop if person else self._drop
+        for k in keys & drop:
             del out[k]
         hashers = self._hashers
         if hashers:
             for k in keys & hashers.keys():
                 v = out[k]
                 out[k] = None if v is None else hashers[k](v)
+        return out
+
+    def _scrub_dict(self, obj: dict, person: bool, drop: frozenset[str] | None = None) -> dict:
+        out = self._scrub_top(obj, person, drop)
         for k, v in out.items():
             if v and type(v) in _CONTAINERS:
                 out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
         return out
 
 
+def _value_hasher(cached: Callable[[str], str]) -> Callable[[Any], str | None]:
+    """Scrubber hash of an e-mail/phone value: a text is hashed ('' stays ''), anything else -> None."""
+
+    def hash_value(value: Any) -> str | None:
+        if isinstance(value, str):
+            return cached(value) if value else ""
+        return None
+
+    return hash_value
+
+
+def _hmac_hex(key: bytes) -> Callable[[str], str]:
+    """``HMAC-SHA256(key, value)`` as :data:`HASH_HEX_CHARS` hex chars (RFC 2104, same digest as
+    :func:`hmac.digest`), with the keyed inner/outer SHA-256 states computed once: each value then
+    costs two compressions instead of four (about 3x faster than ``hmac.digest``)."""
+    if len(key) > _SHA256_BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_SHA256_BLOCK, b"\0")
+    inner_copy = hashlib.sha256(bytes(b ^ 0x36 for b in key)).copy
+    outer_copy = hashlib.sha256(bytes(b ^ 0x5C for b in key)).copy
+
+    def hmac_hex(normalised: str) -> str:
+        inner = inner_copy()
+        inner.update(normalised.encode())
+        outer = outer_copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:HASH_HEX_CHARS]
+
+    return hmac_hex
+
+
 def scrub_order(order: dict, policy: PiiPolicy) -> dict:
     """Order without its baskets (they are stored per ticket), scrubbed."""
-    return policy.scrub({k: v for k, v in order.items() if k != "baskets"})
+    return policy._scrub_dict(order, False, policy._order_drop)
 
 
 def scrub_basket(basket: dict, policy: PiiPolicy) -> dict:
