@@ -75,7 +75,17 @@ def resolve_window(
     """
     end = data_interval_end or run_after or now or utcnow()
     if params.since_hours is not None:
-        return Window(end - timedelta(hours=params.since_hours), end)
+        return _whole_seconds(end - timedelta(hours=params.since_hours), end)
     if data_interval_start is not None and data_interval_end is not None and data_interval_start < data_interval_end:
-        return Window(data_interval_start - WINDOW_OVERLAP, data_interval_end)
-    return Window(end - timedelta(hours=MANUAL_SINCE_HOURS), end)
+        return _whole_seconds(data_interval_start - WINDOW_OVERLAP, data_interval_end)
+    return _whole_seconds(end - timedelta(hours=MANUAL_SINCE_HOURS), end)
+
+
+def _whole_seconds(start: datetime, end: datetime) -> Window:
+    # The vendor filter carries whole seconds; a window end of 12:00:00.547 would be sent as
+    # 12:00:00 and silently drop records updated in that last fraction, while the filter guard
+    # (exact) would accept them. Widen to whole seconds so both agree.
+    start = start.replace(microsecond=0)
+    if end.microsecond:
+        end = end.replace(microsecond=0) + timedelta(seconds=1)
+    return Window(start, end)
