@@ -190,3 +190,43 @@ def test_dry_run_makes_no_request_and_no_write(dagbag, env, ch_database, chdb_di
     with ClickHouseHook(clickhouse_conn_id="ch_probe") as probe:
         assert probe.fetch_all("SELECT count() FROM system.databases WHERE name = %(db)s",
                                {"db": ch_database}) == [(0,)]
+
+
+def test_fixtures_replay_loads_saved_responses_without_any_request(dagbag, env, tmp_path, monkeypatch):
+    import json
+
+    headers = {"Authorization": f"Bearer {env.token}"}
+    orders = _all_orders(env)
+    (tmp_path / "orders.json").write_text(json.dumps({"data": orders, "paging": {
+        "perPage": len(orders), "currentPage": 1, "total": len(orders)}}))
+    events_dir = tmp_path / "events"
+    events_dir.mkdir()
+    page = 1
+    while True:
+        body = requests.get(f"{env.rest_url}/events", json={"page": page}, headers=headers, timeout=10).json()
+        (events_dir / f"page-{page}.json").write_text(json.dumps(body))
+        if page * body["paging"]["perPage"] >= body["paging"]["total"]:
+            break
+        page += 1
+    env.reset_log()
+    monkeypatch.delenv("AIRFLOW_CONN_QTICKETS_DEFAULT")  # replay needs no credentials
+
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(
+        fixtures_dir=str(tmp_path), datasets=["orders", "events"]))
+    assert str(run.state) == "success", _states(run)
+    assert env.requests == []
+    counts = _staging_counts()
+    assert counts["stg_qtickets_api_orders_raw"] == len(orders)
+    assert counts["stg_qtickets_api_events_raw"] > 0
+    tickets, revenue = _expected_sales(orders)
+    (fact_tickets, fact_revenue), = _query(
+        "SELECT sum(tickets_sold), sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily")
+    assert (fact_tickets, Decimal(fact_revenue)) == (tickets, revenue)
+
+
+def test_fixtures_dir_that_does_not_exist_fails_with_a_clear_message(dagbag, env, tmp_path):
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(
+        fixtures_dir=str(tmp_path / "nope"), datasets=["orders"]))
+    assert str(run.state) == "failed"
+    (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
+    assert "fixtures_dir" in error_message and "nope" in error_message
