@@ -90,7 +90,7 @@ def configure_environment(base: str) -> None:
         "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({
             "conn_type": "clickhouse", "schema": DATABASE,
             "extra": {"embedded_path": str(CHDB), "pii_hash_key": "demo-only-key"}}),
-        "AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS": json.dumps([{"filter": {"external_order_id": []}}]),
+        "AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS": json.dumps([{"filter": {}}]),
     })
 
 

@@ -70,7 +70,7 @@ def _states(run) -> dict[str, str]:
 @pytest.fixture
 def env(qtickets_env, embedded_clickhouse, monkeypatch):
     """Sandbox + embedded ClickHouse connections; returns the sandbox server."""
-    monkeypatch.setenv("AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS", '[{"filter": {"external_order_id": []}}]')
+    monkeypatch.setenv("AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS", '[{"filter": {}}]')
     return qtickets_env
 
 
@@ -83,7 +83,8 @@ def test_full_run_loads_every_dataset_and_facts_match_the_vendor(dagbag, env):
     orders = _all_orders(env)
     assert counts["stg_qtickets_api_orders_raw"] == len(orders)
     assert counts["stg_qtickets_api_tickets_raw"] == sum(len(o["baskets"]) for o in orders)
-    for table in ("events", "shows", "clients", "price_shades", "discounts", "promo_codes", "inventory", "barcodes"):
+    for table in ("events", "shows", "clients", "price_shades", "discounts", "promo_codes", "inventory", "barcodes",
+                  "partner_tickets"):
         assert counts[f"stg_qtickets_api_{table}_raw"] > 0, table
 
     tickets, revenue = _expected_sales(orders)
