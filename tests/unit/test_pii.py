@@ -147,3 +147,33 @@ def test_barcodes_and_partner_tickets_hash_mode():
     assert row["barcode_hash"] == policy.hash_barcode("871495495233") and row["barcode"] == ""
     clear = barcodes.map_barcodes([{"show_id": 1, "barcode": "871495495233"}], MapContext(FETCHED, PiiPolicy("clear")))
     assert clear[barcodes.BARCODES_TABLE][0][1] == "871495495233"
+
+
+@pytest.mark.parametrize("key", [b"", b"k", b"x" * 63, b"x" * 64, b"y" * 65, bytes(range(256)) * 2])
+def test_precomputed_hmac_equals_stdlib_hmac_for_any_key_length(key):
+    policy = PiiPolicy("hash", key)
+    for value in ("871495495233", "Ёлка-2025", "a" * 200, " "):
+        want = hmac.new(key, value.strip().encode(), hashlib.sha256).hexdigest()[:HASH_HEX_CHARS]
+        assert policy.hash_barcode(value) == want
+
+
+def test_hash_caches_are_bounded():
+    from qtickets.pii import CACHE_SIZE
+
+    policy = PiiPolicy("hash", b"k")
+    for i in range(CACHE_SIZE + 100):
+        policy.hash_barcode(str(i))
+    info = policy._barcode.cache_info()
+    assert info.maxsize == CACHE_SIZE and info.currsize == CACHE_SIZE
+    assert policy.hash_barcode("5") == hmac.new(b"k", b"5", hashlib.sha256).hexdigest()[:HASH_HEX_CHARS]
+
+
+def test_scrub_order_drops_baskets_without_touching_the_input():
+    policy = PiiPolicy("hash", b"k")
+    o = {"id": 1, "baskets": [{"id": 2, "client_email": "a@b.c"}], "client": {"email": "a@b.c", "name": "Пётр"},
+         "cancel_url": "u", "comment": "call me"}
+    before = repr(o)
+    assert scrub_order(o, policy) == {"id": 1, "client": {"email": policy.hash_email("a@b.c")}}
+    assert repr(o) == before
+    assert scrub_order(o, PiiPolicy("clear")) == {"id": 1, "client": {"email": "a@b.c", "name": "Пётр"},
+                                                  "comment": "call me"}

@@ -203,3 +203,84 @@ def test_mapcontext_rejects_naive_time():
     with pytest.raises(ValueError, match="timezone-aware"):
         MapContext(fetched_at=datetime(2025, 1, 1))
     assert MapContext(fetched_at=datetime(2025, 1, 1, tzinfo=UTC)).loaded_at == 1735689600
+
+
+# -- fast paths of the ticket loop: every shortcut must give what the plain helpers give ------------
+
+
+def _ticket_rows(ctx: MapContext, *baskets: dict) -> list[dict]:
+    return as_dicts(map_orders([order(baskets=list(baskets))], ctx)[TICKETS_TABLE], TICKETS_TABLE)
+
+
+@pytest.mark.parametrize("mode", ["hash", "clear"])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"related_baskets": [{"id": 12, "client_name": "Ольга", "client_email": "o@x.ru", "barcode": " 77 ",
+                              "pdf_url": "https://q/pdf/s", "services": [{"client_phone": "+7 900"}]}]},
+        {"seat_name": "Ложа {A}", "services": [1, 2]},
+        {"services": [{1: "non-str key"}]},
+        {"multiprice_code": Decimal("1.50")},
+    ],
+    ids=["flat", "nested-pii", "brace-in-text", "non-str-key", "odd-value"],
+)
+def test_ticket_payload_is_the_full_scrub_of_the_basket(mode, extra):
+    from qtickets.pii import scrub_basket
+    from qtickets.rows.common import dumps
+
+    ctx = MapContext(FETCHED, PiiPolicy(mode, b"k"))
+    b = basket(10, **extra)
+    (row,) = _ticket_rows(ctx, b)
+    assert row["payload_json"] == dumps(scrub_basket(b, ctx.pii))
+    assert "pdf_url" not in row["payload_json"] and "https://q/pdf/s" not in row["payload_json"]
+    if mode == "hash":
+        for secret in ("Ольга", "o@x.ru", "+7 900", "Иван", "Holder@Example.com"):
+            assert secret not in row["payload_json"]
+
+
+def test_basket_without_optional_fields_maps_like_null_fields(ctx):
+    absent = basket(10)
+    for key in ("quantity", "barcode", "refunded_amount", "checked_at", "deleted_at", "client_phone", "seat_id"):
+        del absent[key]
+    nulls = basket(10, quantity=None, barcode=None, refunded_amount=None, checked_at=None, deleted_at=None,
+                   client_phone=None, seat_id=None)
+    (a,), (n,) = _ticket_rows(ctx, absent), _ticket_rows(ctx, nulls)
+    a.pop("payload_json"), n.pop("payload_json")
+    assert a == n
+    assert a["quantity"] == 1 and a["barcode_hash"] == "" and a["refunded_amount"] == "0" and a["seat_id"] == ""
+
+
+@pytest.mark.parametrize("value", [1000, 0, 12.5, 0.1, "12.50", " 7 ", None, "", 1e21])
+def test_ticket_money_fast_path_matches_money(ctx, value):
+    from qtickets.rows.common import money
+
+    (row,) = _ticket_rows(ctx, basket(10, **dict.fromkeys(MONEY_TICKET, value)))
+    assert [row[c] for c in MONEY_TICKET] == [money(value)] * len(MONEY_TICKET)
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"price": True}, "boolean"),
+        ({"price": "abc"}, "not a money amount"),
+        ({"id": -1}, "basket id of order 1 is negative"),
+        ({"id": None}, "basket id of order 1 is missing"),
+        ({"quantity": "two"}, "not an integer"),
+        ({"show_id": -5}, "negative"),
+        ({"deleted_at": "yesterday", "id": None}, "ISO-8601"),  # converted in column order: timestamp first
+    ],
+)
+def test_bad_ticket_values_keep_their_errors(ctx, over, match):
+    with pytest.raises(ValueError, match=match):
+        _ticket_rows(ctx, basket(10, **over))
+
+
+def test_hash_fast_paths_match_policy(ctx):
+    (row,) = _ticket_rows(ctx, basket(10, client_email="  A@B.C ", client_phone="8 (900) 1-2", barcode=123456))
+    pii = ctx.pii
+    assert row["client_email_hash"] == pii.hash_email("a@b.c") != ""
+    assert row["client_phone_hash"] == pii.hash_phone("89001 2") != ""
+    assert row["barcode_hash"] == pii.hash_barcode("123456") != ""
+    (empty,) = _ticket_rows(ctx, basket(10, client_email="", client_phone="--", barcode=""))
+    assert (empty["client_email_hash"], empty["client_phone_hash"], empty["barcode_hash"]) == ("", "", "")
