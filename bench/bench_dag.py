@@ -65,14 +65,16 @@ def main() -> int:
         paths = Counter(r.path.split("/api/rest/v1/")[-1].split("/")[0] for r in server.requests)
         return elapsed, str(dr.state), paths
 
-    full_s, full_state, full_paths = run(logical_date=None, run_conf={"since_hours": 24 * 365 * 6})
+    # Every param explicit: Airflow 3.3.2 carries one in-process run's conf into the next (tests/dags/conftest.py).
+    params = {"dry_run": False, "since_hours": None, "datasets": [], "fixtures_dir": None}
+    full_s, full_state, full_paths = run(logical_date=None, run_conf={**params, "since_hours": 24 * 365 * 6})
 
     now = datetime.now(UTC)
     boundary = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
     if now - boundary < timedelta(minutes=2):  # leave the touched orders safely inside a past interval
         boundary -= timedelta(minutes=15)
     server.data.touch_orders(args.changed, boundary - timedelta(minutes=5))
-    inc_s, inc_state, inc_paths = run(logical_date=boundary)
+    inc_s, inc_state, inc_paths = run(logical_date=boundary, run_conf=params)
     server.stop()
 
     print(f"\nqtickets_api on a {args.orders}-order sandbox, latency {args.latency_ms} ms, embedded ClickHouse\n")
