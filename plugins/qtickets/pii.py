@@ -211,8 +211,12 @@ class PiiPolicy:
     def _scrub_dict(self, obj: dict, person: bool, drop: frozenset[str] | None = None) -> dict:
         out = self._scrub_top(obj, person, drop)
         for k, v in out.items():
-            if v and type(v) in _CONTAINERS:
-                out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
+            if v:
+                t = type(v)
+                if t is dict:
+                    out[k] = self._scrub_dict(v, person or k in PERSON_CONTAINERS)
+                elif t is list:
+                    out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
         return out
 
 

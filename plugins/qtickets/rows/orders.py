@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from qtickets.pii import scrub_basket, scrub_order
+from qtickets.pii import PiiPolicy, scrub_basket, scrub_order
 from qtickets.rows.common import MapContext, dumps, flag, money, opt_uint, text, uint, utm
 from qtickets.timeutil import msk_date, to_epoch
 
@@ -62,6 +62,15 @@ def _client_contacts(order: dict) -> tuple[Any, Any]:
     details = client.get("details")
     phone = details.get("phone") if isinstance(details, dict) else None
     return client.get("email"), phone
+
+
+def _order_payload(order: dict, pii: PiiPolicy, fast_dumps: Any) -> str:
+    """``dumps(scrub_order(order, pii))``; plain orjson first (vendor JSON has str keys only)."""
+    scrubbed = scrub_order(order, pii)
+    try:
+        return fast_dumps(scrubbed).decode()
+    except TypeError:  # non-str keys or odd values: the tolerant encoder
+        return dumps(scrubbed)
 
 
 def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
@@ -113,7 +122,7 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
                 opt_uint(order.get("discount_id")), opt_uint(order.get("promo_code_id")),
                 text(site.get("host")) if isinstance(site, dict) else "", text(order.get("payment_type_id")),
                 *utm_values, len(baskets), hash_email(email), hash_phone(phone),
-                dumps(scrub_order(order, pii)), row_ver, loaded_at,
+                _order_payload(order, pii, fast_dumps), row_ver, loaded_at,
             )
         )
         order_alive = payed == 1 and deleted_at is None

@@ -284,3 +284,19 @@ def test_hash_fast_paths_match_policy(ctx):
     assert row["barcode_hash"] == pii.hash_barcode("123456") != ""
     (empty,) = _ticket_rows(ctx, basket(10, client_email="", client_phone="--", barcode=""))
     assert (empty["client_email_hash"], empty["client_phone_hash"], empty["barcode_hash"]) == ("", "", "")
+
+
+@pytest.mark.parametrize("mode", ["hash", "clear"])
+@pytest.mark.parametrize("extra", [{}, {"custom": {1: "non-str key"}}, {"bonus": Decimal("1.50")},
+                                   {"custom": {"client": {"name": "Зоя", "email": "z@x.ru"}}}])
+def test_order_payload_is_the_scrubbed_order(mode, extra):
+    from qtickets.pii import scrub_order
+    from qtickets.rows.common import dumps
+
+    ctx = MapContext(FETCHED, PiiPolicy(mode, b"k"))
+    o = order(**extra)
+    (row,) = as_dicts(map_orders([o], ctx)[ORDERS_TABLE], ORDERS_TABLE)
+    assert row["payload_json"] == dumps(scrub_order(o, ctx.pii))
+    assert "cancel-order" not in row["payload_json"] and "3303" not in row["payload_json"]
+    if mode == "hash":
+        assert "Зоя" not in row["payload_json"] and "z@x.ru" not in row["payload_json"]
