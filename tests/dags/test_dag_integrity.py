@@ -70,3 +70,15 @@ def test_history_dag_reads_orders_by_day(dagbag):
     assert {"load_orders", "load_events"} <= set(dag.task_ids)
     assert "load_clients" not in dag.task_ids
     assert dag.deadline[0].interval >= timedelta(hours=1)
+
+
+@pytest.mark.parametrize("dag_id", ["qtickets_api", "qtickets_api_history"])
+def test_dag_serializes_with_its_deadline(dagbag, dag_id):
+    # The dag-processor stores DAGs serialized; a deadline callback that cannot be serialized would
+    # break the DAG in production while in-process tests (which detach the deadline) stay green.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    data = DagSerialization.to_dict(dagbag.get_dag(dag_id))
+    restored = DagSerialization.from_dict(data)
+    assert restored.deadline, "deadline lost in serialization"
+    assert "QticketsDeadlineNotifier" in str(data)
