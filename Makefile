@@ -23,6 +23,8 @@ test: ## Install what the tests need (incl. clickhouse-server when root) and run
 lint: setup ## ruff
 	.venv/bin/ruff check .
 
-bench: setup ## Throughput / memory benchmarks (print tables; minutes)
+bench: setup ## Throughput / memory benchmarks (print tables; ~20 minutes)
+	$(PY) bench/bench_dag.py
 	$(PY) bench/bench_fetch_orders.py
 	$(PY) bench/bench_warehouse.py
+	$(PY) bench/bench_insert.py
