@@ -158,7 +158,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
     """Stream one dataset from its source into its staging tables; return small stats for XCom."""
     ds = DATASETS[name]
     stats: dict[str, Any] = {"dataset": name, "window": window.as_dict(), "rows": {}, "requests": 0,
-                             "retries": 0, "pages": 0, "sales_dates": []}
+                             "retries": 0, "pages": 0, "sales_months": []}
     if params.dry_run:
         log.info("load_%s: %s", name, STUB_MODE)
         return {**stats, "status": "dry_run"}
@@ -192,7 +192,9 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
             buffer.add(rows)
         written = buffer.flush()
         stats.update(_hook_stats(source), status="loaded", records=records, rows=written,
-                     sales_dates=sorted(d.isoformat() for d in sales_dates))
+                     # Facts are rebuilt by whole month (ADR 0003): the months are all the next task
+                     # needs, and stay small in XCom even for a whole history (~70 entries).
+                     sales_months=sorted({d.strftime("%Y-%m") for d in sales_dates}))
         warehouse.record_dataset_load(ch, warehouse.DatasetLoad(
             dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=window.start,
             window_end=window.end, status="success", rows=sum(written.values()), pages=stats["pages"],
@@ -209,16 +211,16 @@ def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams,
         log.info("rebuild_facts: %s", STUB_MODE)
         return {"status": "dry_run"}
     loaded = [s for s in loads if s and s.get("status") == "loaded"]
-    dates = sorted({date.fromisoformat(d) for s in loaded for d in s.get("sales_dates", [])})
+    dates = sorted({date.fromisoformat(f"{m}-01") for s in loaded for m in s.get("sales_months", [])})
     from qtickets import warehouse
 
     with _clickhouse() as ch:
         warehouse.rebuild_dim_events(ch, run_id=run_id)
         sales = warehouse.rebuild_sales_facts(ch, dates, run_id=run_id)
         warehouse.rebuild_inventory_latest(ch, run_id=run_id)
-    log.info("Facts rebuilt: dim_events, inventory_latest, sales for %d day(s) %s", len(dates),
-             f"{dates[0]}..{dates[-1]}" if dates else "")
-    return {"status": "ok", "sales_days": len(dates), "sales": sales}
+    log.info("Facts rebuilt: dim_events, inventory_latest, sales for %d month(s) %s", len(dates),
+             f"{dates[0]:%Y-%m}..{dates[-1]:%Y-%m}" if dates else "")
+    return {"status": "ok", "sales_months": len(dates), "sales": sales}
 
 
 def run_checks(params: RunParams, window: Window, now: datetime | None = None) -> dict[str, Any]:
