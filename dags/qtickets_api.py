@@ -16,7 +16,8 @@ even if its cadence says it is not due), `fixtures_dir` (replay saved responses)
 `qtickets_alerts_telegram`, `qtickets_alerts_slack`, `qtickets_alerts_smtp` exist.
 
 `qtickets_api_history` is the same pipeline on daily intervals for `airflow backfill create` over long
-ranges (orders only; it never runs on its own schedule: it is created paused).
+ranges (orders; events are snapshots). Both DAGs are created paused; a backfill runs only while its DAG
+is unpaused.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _errors_to_xcom(context: dict[str, Any]) -> Iterator[None]:
 
 
 def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str,
-              deadline: timedelta = RUN_DEADLINE, paused: bool = False) -> DAG:
+              deadline: timedelta = RUN_DEADLINE) -> DAG:
     """Build the pipeline DAG for ``datasets`` on ``schedule`` (wiring only; bodies live in qtickets.pipeline)."""
     with DAG(
         dag_id=dag_id,
@@ -95,7 +96,8 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
-        is_paused_upon_creation=paused,
+        # Created paused: a new deployment is verified first (a manual run with dry_run), then unpaused.
+        is_paused_upon_creation=True,
         default_args=DEFAULT_ARGS,
         params=PARAMS,
         tags=["qtickets", "clickhouse", "sales"],
@@ -140,7 +142,7 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
             states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
             errors = {t: e for t in task_ids if (e := ti.xcom_pull(task_ids=t, key="error"))}
             return pipeline.record_run(
-                params=params, run_id=dag_run.run_id, dag_id=dag_run.dag_id, run_type=str(dag_run.run_type),
+                params=params, run_id=dag_run.run_id, dag_id=dag_run.dag_id, run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                 window=_window(context, params), started_at=getattr(dag_run, "start_date", None),
                 loads=[ti.xcom_pull(task_ids=t) for t in load_task_ids],
                 task_states={t: str(states.get(t)) for t in task_ids}, errors=errors)
@@ -175,5 +177,4 @@ qtickets_api_history = build_dag(
     datasets=["orders", "events"],
     description="Backfill companion: orders by day, for `airflow backfill create` over long ranges",
     deadline=timedelta(hours=6),
-    paused=True,
 )

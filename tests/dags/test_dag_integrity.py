@@ -23,6 +23,7 @@ def test_dag_policy(dagbag, dag_id):
     dag = dagbag.get_dag(dag_id)
     assert dag.tags and "qtickets" in dag.tags
     assert dag.max_active_runs == 1
+    assert dag.is_paused_upon_creation is True, "a new deployment is verified (dry run) before it runs"
     assert dag.catchup is False
     assert dag.doc_md and "qtickets_api" in dag.doc_md
     assert set(dag.params.keys()) == EXPECTED_PARAMS

@@ -93,10 +93,10 @@ def test_full_run_loads_every_dataset_and_facts_match_the_vendor(dagbag, env):
     assert (fact_tickets, Decimal(fact_revenue)) == (tickets, revenue)
     assert _query("SELECT countIf(city = '') FROM {{ db }}.fact_qtickets_sales_daily")[0][0] == 0
 
-    (status, rows, http_status), = _query(
-        "SELECT status, rows_processed, http_status FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
-        {"r": run.run_id})
-    assert (status, http_status) == ("success", None)
+    (status, rows, http_status, run_type), = _query(
+        "SELECT status, rows_processed, http_status, run_type FROM {{ db }}.meta_job_runs FINAL "
+        "WHERE run_id = %(r)s", {"r": run.run_id})
+    assert (status, http_status, run_type) == ("success", None, "manual")
     assert rows >= len(orders)
 
 
