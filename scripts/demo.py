@@ -167,6 +167,8 @@ def standalone(args: argparse.Namespace) -> int:
     print(f"Sandbox on {base}. Starting `airflow standalone` (UI http://127.0.0.1:8080; the admin password is "
           f"printed below and saved in {HOME}/simple_auth_manager_passwords.json.generated). Ctrl-C stops both.")
     airflow = str(Path(sys.executable).with_name("airflow"))
+    # `airflow standalone` starts its components as `airflow ...` through PATH: put the venv first.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([airflow, "pools", "set", "qtickets_api", "4", "QTickets vendor API"], check=True,
                    stdout=subprocess.DEVNULL)
