@@ -14,12 +14,12 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from _harness import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = (
@@ -103,16 +103,6 @@ def _generator_rate(rows: int) -> float:
     return rows / (time.perf_counter() - started)
 
 
-def _server_peak_mb(directory: Path) -> float | None:
-    try:
-        pid = (directory / "server.pid").read_text().strip()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -127,28 +117,14 @@ def main() -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="bench-insert-"))
-    script = ROOT / "scripts" / "clickhouse-test-server.sh"
     port = 19_655
     engines = args.engines.split(",")
     results = []
     print(f"generator alone: {_generator_rate(min(args.rows, 200_000)):,.0f} rows/s")
     for engine in engines:
         for batch in (int(b) for b in args.batches.split(",")):
-            server_dir = work / f"server-{batch}"
-            if engine == "server":
-                subprocess.run([str(script), "start", str(server_dir), str(port)], check=True, capture_output=True)
-            try:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--rows", str(args.rows), "--child", engine, str(batch),
-                     str(work / f"chdb-{batch}"), str(port)],
-                    check=True, capture_output=True, text=True,
-                ).stdout
-                result = json.loads(out.strip().splitlines()[-1])
-                result["server_mb"] = _server_peak_mb(server_dir) if engine == "server" else None
-                results.append(result)
-            finally:
-                if engine == "server":
-                    subprocess.run([str(script), "stop", str(server_dir), str(port)], capture_output=True)
+            argv = ["--rows", str(args.rows), "--child", engine, str(batch), str(work / f"chdb-{batch}"), str(port)]
+            results.append(run_child(__file__, engine, argv, work / f"server-{batch}", port))
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           "(rows/s is wall clock; client CPU s counts this process's threads, chDB's engine included)")
     print(f"\n{'engine':8} {'batch':>7} {'rows':>9} {'seconds':>8} {'rows/s':>9} {'client CPU s':>13} "

@@ -20,14 +20,13 @@ import os
 import random
 import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from _harness import SERVER_SCRIPT, run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_TICKETS_DDL = """
@@ -165,16 +164,6 @@ def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict
             "counted": counted, **timings, "cpu": cpu, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _server_peak_mb(directory: Path) -> float | None:
-    try:
-        pid = (directory / "server.pid").read_text().strip()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -189,29 +178,16 @@ def main() -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="bench-warehouse-"))
-    script = ROOT / "scripts" / "clickhouse-test-server.sh"
     port = 19_656
     results = []
     try:
         for engine in args.engines.split(","):
-            if engine == "server" and not (script.exists() and shutil.which("clickhouse-server")):
+            if engine == "server" and not (SERVER_SCRIPT.exists() and shutil.which("clickhouse-server")):
                 print("skipping server: scripts/clickhouse-test-server.sh or clickhouse-server missing")
                 continue
-            server_dir = work / "server"
-            if engine == "server":
-                subprocess.run([str(script), "start", str(server_dir), str(port)], check=True, capture_output=True)
-            try:
-                out = subprocess.run(
-                    [sys.executable, __file__, "--tickets", str(args.tickets), "--batch", str(args.batch),
-                     "--child", engine, str(work / "chdb"), str(port)],
-                    check=True, capture_output=True, text=True,
-                ).stdout
-                result = json.loads(out.strip().splitlines()[-1])
-                result["server_mb"] = _server_peak_mb(server_dir) if engine == "server" else None
-                results.append(result)
-            finally:
-                if engine == "server":
-                    subprocess.run([str(script), "stop", str(server_dir), str(port)], capture_output=True)
+            argv = ["--tickets", str(args.tickets), "--batch", str(args.batch), "--child", engine,
+                    str(work / "chdb"), str(port)]
+            results.append(run_child(__file__, engine, argv, work / "server", port))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     header = (f"{'engine':7} {'batch':>6} {'tickets':>9} {'orders':>8} {'parse s':>8} {'map s':>7} {'insert s':>8} "

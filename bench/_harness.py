@@ -1,0 +1,46 @@
+"""Shared by the bench scripts: run one measurement in a fresh child process, with a loopback
+ClickHouse test server around it when the engine is ``server``.
+
+A fresh process per configuration gives a clean peak RSS and a chDB folder of its own (chDB allows one
+folder per process).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_SCRIPT = ROOT / "scripts" / "clickhouse-test-server.sh"
+
+
+def server_peak_mb(directory: Path) -> float | None:
+    """Peak RSS (VmHWM) of the test server started in ``directory``, while it still runs."""
+    try:
+        pid = (directory / "server.pid").read_text().strip()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def run_child(script: str, engine: str, argv: list[str], server_dir: Path, port: int) -> dict:
+    """Run ``script argv`` (its ``--child`` mode, printing one JSON line) and return that result.
+
+    For ``engine == "server"`` a test server is started on ``port`` first and stopped afterwards; its
+    peak RSS is added as ``server_mb``.
+    """
+    if engine == "server":
+        subprocess.run([str(SERVER_SCRIPT), "start", str(server_dir), str(port)], check=True, capture_output=True)
+    try:
+        out = subprocess.run([sys.executable, script, *argv], check=True, capture_output=True, text=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        result["server_mb"] = server_peak_mb(server_dir) if engine == "server" else None
+        return result
+    finally:
+        if engine == "server":
+            subprocess.run([str(SERVER_SCRIPT), "stop", str(server_dir), str(port)], capture_output=True)
