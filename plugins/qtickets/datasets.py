@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from qtickets.timeutil import format_api_ts
@@ -96,6 +96,11 @@ class Dataset:
     def map(self, records: Page, ctx: MapContext) -> dict[str, list[tuple]]:
         """Map one page of vendor records to staging rows."""
         return getattr(self._rows_module(), self.mapper.rsplit(".", 1)[1])(records, ctx)
+
+    def sales_dates(self, records: Page) -> set[date]:
+        """Moscow payment days whose sales facts these records can change (none for reference data)."""
+        days = getattr(self._rows_module(), "sales_dates", None)
+        return days(records) if days is not None else set()
 
 
 def _fetch_orders(source: Source, window: Window) -> Iterator[Page]:

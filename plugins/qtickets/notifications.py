@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from airflow.sdk import AsyncCallback, BaseHook, BaseNotifier, DeadlineAlert, DeadlineReference
-from airflow.sdk.exceptions import AirflowNotFoundException
 
+from qtickets.connections import optional_connection
 from qtickets.exceptions import DataQualityError, QticketsApiError
 
 if TYPE_CHECKING:
@@ -239,16 +239,9 @@ def build_deadline_alert(context: Mapping[str, Any], note: str = "") -> Alert:
 # --------------------------------------------------------------------------------------------- channels
 
 
-def _connection(conn_id: str) -> Connection | None:
-    try:
-        return BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return None
-
-
 def configured_channels() -> list[str]:
     """Names of the channels whose connection exists, in send order."""
-    return [name for name, conn_id in CHANNEL_CONN_IDS.items() if _connection(conn_id) is not None]
+    return [name for name, conn_id in CHANNEL_CONN_IDS.items() if optional_connection(conn_id) is not None]
 
 
 def _timeout(conn: Connection) -> int:
@@ -322,7 +315,7 @@ def send_alert(text: str, *, subject: str) -> list[str]:
     attempted = 0
     for name, conn_id in CHANNEL_CONN_IDS.items():
         try:
-            conn = _connection(conn_id)
+            conn = optional_connection(conn_id)
         except Exception as exc:
             log.warning("Alert channel %s: cannot read connection %s: %s", name, conn_id, scrub(repr(exc)))
             continue

@@ -14,7 +14,7 @@ from typing import Any
 
 from qtickets.datasets import DATASETS, Dataset, Window
 from qtickets.params import RunParams
-from qtickets.timeutil import MSK, utcnow
+from qtickets.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ class _RowBuffer:
         return dict(self.written)
 
 
-def _sales_dates(rows_by_table: dict[str, list[tuple]], columns: dict[str, tuple[str, ...]]) -> set[date]:
-    tickets = rows_by_table.get("stg_qtickets_api_tickets_raw")
-    if not tickets:
-        return set()
-    idx = columns["stg_qtickets_api_tickets_raw"].index("payed_at")
-    return {datetime.fromtimestamp(row[idx], MSK).date() for row in tickets if row[idx] is not None}
-
-
 def _is_due(ds: Dataset, params: RunParams, window: Window, now: datetime,
             last_success: datetime | None) -> tuple[bool, str]:
     if ds.mode == "incremental":
@@ -106,17 +98,6 @@ def _pii_policy(ch: Any):
     return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "")
 
 
-def _connection_exists(conn_id: str) -> bool:
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        return False
-    return True
-
-
 def _build_source(ds: Dataset, params: RunParams, ch: Any):
     from qtickets.sources import FixtureSource, LiveSource, parse_partner_requests
 
@@ -126,7 +107,9 @@ def _build_source(ds: Dataset, params: RunParams, ch: Any):
     from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook
 
     if ds.api == "partners":
-        if not _connection_exists(PARTNERS_CONN_ID):
+        from qtickets.connections import optional_connection
+
+        if optional_connection(PARTNERS_CONN_ID) is None:
             return None, (f"connection {PARTNERS_CONN_ID} is not defined; the Partners API needs a key issued "
                           "by QTickets support - add the connection to load partner tickets")
         from airflow.sdk import Variable
@@ -170,7 +153,8 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         return {**stats, "status": "skipped", "reason": "not selected"}
     now = now or utcnow()
     with _clickhouse() as ch:
-        due, reason = _is_due(ds, params, window, now, warehouse.last_dataset_load(ch, name))
+        last_success = warehouse.last_dataset_load(ch, name) if ds.mode == "snapshot" else None
+        due, reason = _is_due(ds, params, window, now, last_success)
         if not due:
             log.info("Skipping %s: %s", name, reason)
             return {**stats, "status": "skipped", "reason": reason}
@@ -188,7 +172,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         for page in ds.fetch(source, window):
             records += len(page)
             rows = ds.map(page, ctx)
-            sales_dates |= _sales_dates(rows, columns)
+            sales_dates |= ds.sales_dates(page)
             buffer.add(rows)
         written = buffer.flush()
         stats.update(_hook_stats(source), status="loaded", records=records, rows=written,
