@@ -362,6 +362,19 @@ class SandboxData:
             self.o_state[i], self.o_payed_at[i], self.o_deleted[i], self.o_updated[i] = PAID, ts, 0, ts
             self._bump()
 
+    def move_payment(self, order_id: int, payed_at: datetime | str | int, at: datetime | str | int) -> None:
+        """The vendor corrects the payment time of a paid order to ``payed_at`` (seen with deferred
+        payments confirmed later); the order's ``updated_at`` becomes ``at``."""
+        ts, updated = to_epoch(payed_at), to_epoch(at)
+        with self.lock:
+            i = self._require(order_id)
+            if self.o_state[i] not in PAID_STATES:
+                raise ValueError(f"order {order_id} is not paid; only a paid order has a payment time to move")
+            if ts < self.o_created[i]:
+                raise ValueError(f"payment time {payed_at} precedes the creation of order {order_id}")
+            self.o_payed_at[i], self.o_updated[i] = ts, updated
+            self._bump()
+
     def cancel_order(self, order_id: int, at: datetime | str | int) -> None:
         """Cancel a pending (unpaid) order at ``at``: order and tickets get ``deleted_at``."""
         ts = to_epoch(at)

@@ -97,6 +97,11 @@ class Dataset:
         """Map one page of vendor records to staging rows."""
         return getattr(self._rows_module(), self.mapper.rsplit(".", 1)[1])(records, ctx)
 
+    @property
+    def has_sales(self) -> bool:
+        """True when its records carry sales (its rows module defines ``sales_dates``)."""
+        return hasattr(self._rows_module(), "sales_dates")
+
     def sales_dates(self, records: Page) -> set[date]:
         """Moscow payment days whose sales facts these records can change (none for reference data)."""
         days = getattr(self._rows_module(), "sales_dates", None)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from qtickets.exceptions import QticketsConfigError
+from qtickets.warehouse.paths import QUERIES_DIR
 
 if TYPE_CHECKING:
     from qtickets.datasets import Page, Window
@@ -21,12 +22,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 PARTNER_REQUESTS_VARIABLE = "qtickets_partner_find_requests"
 
 
 def _upcoming_shows(ch: ClickHouseHook) -> list[tuple[int, int]]:
-    rows = ch.run_sql_file(SQL_DIR / "queries" / "upcoming_shows.sql")
+    rows = ch.run_sql_file(QUERIES_DIR / "upcoming_shows.sql")
     return [(int(show_id), int(event_id)) for show_id, event_id in rows]
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from qtickets.timeutil import MSK
 from tests.dags.conftest import conf, runnable
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
@@ -125,6 +126,57 @@ def test_refund_days_later_moves_the_payment_days_numbers(dagbag, env):
     refunded = sum(Decimal(str(b["ticket_amount"])) for b in paid["baskets"])
     assert Decimal(before[pay_day]) - Decimal(after.get(pay_day, 0)) == refunded
     assert {d: v for d, v in after.items() if d != pay_day} == {d: v for d, v in before.items() if d != pay_day}
+
+
+def test_payment_moved_to_another_month_leaves_the_old_month(dagbag, env):
+    dag = runnable(dagbag)
+    assert str(dag.test(logical_date=None, run_conf=ALL_HISTORY).state) == "success"
+    now = datetime.now(UTC)
+    this_month = now.astimezone(MSK).date().replace(day=1)
+    moved = next(o for o in _all_orders(env) if o["payed"] and o["deleted_at"] is None
+                 and datetime.fromisoformat(o["payed_at"]).astimezone(MSK).date() < this_month - timedelta(days=31)
+                 and datetime.fromisoformat(o["created_at"]) < now - timedelta(hours=2)
+                 and any(b["refunded_at"] is None and b["deleted_at"] is None for b in o["baskets"]))
+    old_day = datetime.fromisoformat(moved["payed_at"]).astimezone(MSK).date()
+    revenue = sum(Decimal(str(b["ticket_amount"])) for b in moved["baskets"]
+                  if b["refunded_at"] is None and b["deleted_at"] is None)
+    before = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    new_payment = now - timedelta(hours=1)
+    env.data.move_payment(moved["id"], new_payment, now - timedelta(minutes=5))
+
+    run = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["orders"]))
+    assert str(run.state) == "success", _states(run)
+    after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    new_day = new_payment.astimezone(MSK).date()
+    assert Decimal(before[old_day]) - Decimal(after.get(old_day, 0)) == revenue, "still counted on the old day"
+    assert Decimal(after[new_day]) - Decimal(before.get(new_day, 0)) == revenue
+    assert sum(map(Decimal, after.values())) == sum(map(Decimal, before.values()))
+
+
+def test_next_run_rebuilds_the_months_a_failed_run_left_behind(dagbag, env):
+    from qtickets import warehouse
+
+    dag = runnable(dagbag)
+    assert str(dag.test(logical_date=None, run_conf=ALL_HISTORY).state) == "success"
+    paid = next(o for o in _all_orders(env) if o["payed"] and o["deleted_at"] is None
+                and all(b["refunded_at"] is None and b["deleted_at"] is None for b in o["baskets"]))
+    pay_day = datetime.fromisoformat(paid["payed_at"]).astimezone(MSK).date()
+    before = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    env.data.refund_order(paid["id"], datetime.now(UTC) - timedelta(minutes=5))
+
+    def killed(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    with pytest.MonkeyPatch.context() as patch:  # the env's own monkeypatch holds the connections
+        patch.setattr(warehouse, "rebuild_sales_facts", killed)
+        failed = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["orders"]))
+    assert _states(failed)["load_orders"] == "success" and _states(failed)["rebuild_facts"] == "failed"
+
+    run = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["clients"]))
+    assert str(run.state) == "success", _states(run)
+    after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
+    refunded = sum(Decimal(str(b["ticket_amount"])) for b in paid["baskets"])
+    assert Decimal(before[pay_day]) - Decimal(after.get(pay_day, 0)) == refunded
 
 
 def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):

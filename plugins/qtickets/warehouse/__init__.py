@@ -8,7 +8,13 @@ Every function takes a :class:`qtickets.hooks.clickhouse.ClickHouseHook` (or any
 from __future__ import annotations
 
 from qtickets.warehouse.checks import CheckResult, assert_data_quality, raise_for_failed, run_checks
-from qtickets.warehouse.facts import rebuild_dim_events, rebuild_inventory_latest, rebuild_sales_facts
+from qtickets.warehouse.facts import (
+    months_out_of_sync,
+    rebuild_dim_events,
+    rebuild_inventory_latest,
+    rebuild_sales_facts,
+    stored_sales_months,
+)
 from qtickets.warehouse.migrations import apply_migrations, migration_files
 from qtickets.warehouse.paths import SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, RunRecord, last_dataset_load, record_dataset_load, record_run
@@ -22,6 +28,7 @@ __all__ = [
     "assert_data_quality",
     "last_dataset_load",
     "migration_files",
+    "months_out_of_sync",
     "raise_for_failed",
     "rebuild_dim_events",
     "rebuild_inventory_latest",
@@ -29,4 +36,5 @@ __all__ = [
     "record_dataset_load",
     "record_run",
     "run_checks",
+    "stored_sales_months",
 ]

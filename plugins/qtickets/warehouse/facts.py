@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from qtickets.timeutil import MSK, utcnow
-from qtickets.warehouse.paths import FACTS_DIR
+from qtickets.warehouse.paths import CHECKS_DIR, FACTS_DIR, QUERIES_DIR
 from qtickets.warehouse.runs import DatasetLoad, record_dataset_load
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,33 @@ def _record(ch: Any, table: str, rows: int, started: datetime, run_id: str | Non
         DatasetLoad(dataset=table, run_id=run_id or uuid.uuid4().hex, status="success", started_at=started,
                     finished_at=utcnow(), rows=rows),
     )
+
+
+#: Order ids per lookup in :func:`stored_sales_months` (keeps each query well under max_query_size).
+STORED_MONTHS_CHUNK = 5_000
+
+
+def stored_sales_months(ch: Any, order_ids: Iterable[int]) -> set[date]:
+    """First days of the Moscow payment months staging holds for ``order_ids`` (any stored version).
+
+    Call it before inserting new versions of these orders: a payment date that moved, or an order that
+    is no longer paid, leaves its sale counted in the old month until that month is rebuilt as well.
+    """
+    ids = sorted(set(order_ids))
+    months: set[date] = set()
+    for start in range(0, len(ids), STORED_MONTHS_CHUNK):
+        rows = ch.run_sql_file(QUERIES_DIR / "stored_sales_months.sql",
+                               {"order_ids": ids[start:start + STORED_MONTHS_CHUNK]})
+        months.update(month for (month,) in rows)
+    return months
+
+
+def months_out_of_sync(ch: Any) -> set[date]:
+    """First days of the payment months whose sales facts disagree with deduplicated staging (the
+    ``facts_reconcile`` check's violations, at most 100): what a run that loaded data but never rebuilt
+    the facts (it failed, or was killed) leaves behind."""
+    rows = ch.run_sql_file(CHECKS_DIR / "facts_reconcile.sql")
+    return {date(month // 100, month % 100, 1) for (month, *_rest) in rows if month}
 
 
 def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = None) -> dict[str, Any]:

@@ -13,3 +13,4 @@ SQL_DIR = Path(os.environ.get("QTICKETS_SQL_DIR") or Path(__file__).resolve().pa
 SCHEMA_DIR = SQL_DIR / "schema"
 FACTS_DIR = SQL_DIR / "facts"
 CHECKS_DIR = SQL_DIR / "checks"
+QUERIES_DIR = SQL_DIR / "queries"

@@ -191,6 +191,20 @@ def test_touch_pay_cancel_and_add(sandbox: SandboxServer) -> None:
         d.touch_orders(1, at - 3600, order_ids=[touched[0]])
 
 
+def test_move_payment_changes_payed_at_and_updated_at(sandbox: SandboxServer) -> None:
+    d = sandbox.data
+    i = next(k for k in range(d.order_count) if d.o_state[k] == PAID and d.o_payed_at[k] < d.now - 86_400 * 40)
+    oid = d.order_id(i)
+    d.move_payment(oid, d.now - 3600, d.now - 60)
+    got = rest(sandbox, "GET", f"/orders/{oid}").json()["data"]
+    assert got["payed"] and got["payed_at"] == iso(d.now - 3600) and got["updated_at"] == iso(d.now - 60)
+    with pytest.raises(ValueError, match="precedes the creation"):
+        d.move_payment(oid, d.o_created[i] - 1, d.now)
+    pending = next(d.order_id(k) for k in range(d.order_count) if d.o_state[k] in (PENDING, CANCELLED))
+    with pytest.raises(ValueError, match="not paid"):
+        d.move_payment(pending, d.now, d.now)
+
+
 def test_same_seed_same_data_other_seed_other_data() -> None:
     now = datetime.fromisoformat("2025-11-07T12:00:00+03:00")
     a, b, c = SandboxData(200, 5, now), SandboxData(200, 5, now), SandboxData(200, 6, now)

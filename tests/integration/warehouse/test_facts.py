@@ -11,7 +11,14 @@ import pytest
 from qtickets.exceptions import ClickHouseQueryError
 from qtickets.rows.orders import sales_dates
 from qtickets.timeutil import MSK
-from qtickets.warehouse import rebuild_dim_events, rebuild_inventory_latest, rebuild_sales_facts
+from qtickets.warehouse import facts as facts_module
+from qtickets.warehouse import (
+    months_out_of_sync,
+    rebuild_dim_events,
+    rebuild_inventory_latest,
+    rebuild_sales_facts,
+    stored_sales_months,
+)
 from qtickets.warehouse.facts import replace_partitions
 from tests.integration.warehouse.builders import basket, event, order
 from tests.integration.warehouse.conftest import load_events, load_inventory, load_orders
@@ -106,6 +113,31 @@ def test_refund_days_later_changes_the_payment_day(ch):
     load_orders(ch, [refunded], T0 + timedelta(days=5))
     rebuild_sales_facts(ch, sales_dates([refunded]))
     assert daily(ch) == {key: (1, Decimal("1000"), Decimal("900"), 1, 1)}
+
+
+def test_stored_sales_months_remember_where_an_order_was_counted(ch):
+    load_orders(ch, [order(1), order(2, "2025-09-30T23:30:00+03:00"), order(3, None)], T0)
+    assert stored_sales_months(ch, [1, 2, 3, 99]) == {date(2025, 11, 1), date(2025, 9, 1)}
+    assert stored_sales_months(ch, [3, 99]) == set()
+    assert stored_sales_months(ch, []) == set()
+
+
+def test_stored_sales_months_in_chunks(ch, monkeypatch):
+    monkeypatch.setattr(facts_module, "STORED_MONTHS_CHUNK", 2)
+    load_orders(ch, [order(i, f"2025-{i:02d}-15T12:00:00+03:00") for i in range(1, 6)], T0)
+    assert stored_sales_months(ch, range(1, 6)) == {date(2025, m, 1) for m in range(1, 6)}
+
+
+def test_months_out_of_sync_finds_loads_that_were_never_rebuilt(ch):
+    load_events(ch, [event()])
+    load_orders(ch, [order(1), order(2, "2025-09-10T10:00:00+03:00")], T0)
+    assert months_out_of_sync(ch) == {date(2025, 11, 1), date(2025, 9, 1)}
+    rebuild_sales_facts(ch, [date(2025, 11, 1), date(2025, 9, 1)])
+    assert months_out_of_sync(ch) == set()
+    # A run loads a refund, then dies before rebuilding: September is behind, November is not.
+    load_orders(ch, [order(2, "2025-09-10T10:00:00+03:00", updated_at="2025-11-05T09:00:00+03:00",
+                           baskets=[basket(20, refunded_at="2025-11-05T09:00:00+03:00"), basket(21)])], T0)
+    assert months_out_of_sync(ch) == {date(2025, 9, 1)}
 
 
 def test_month_that_lost_all_sales_is_emptied(ch):
