@@ -1,33 +1,20 @@
--- Sales per Moscow payment day, event and city for the months in %(months)s (YYYYMM numbers), from
--- the latest version of every ticket (FINAL), into the scratch table {{ target }} (same structure as
--- fact_qtickets_sales_daily; the caller swaps its partitions in). City comes from the event.
--- sold = order paid, order and ticket not deleted, ticket not refunded (is_sold, set by the mapper).
--- Days whose tickets were all cancelled (nothing sold, nothing refunded) get no row.
+-- Sales per Moscow payment day, event and city for the months in %(months)s (YYYYMM numbers), into the
+-- scratch table {{ target }} (same structure as fact_qtickets_sales_daily; the caller swaps its
+-- partitions in). Summed from fact_qtickets_sales_utm_daily, which the caller has just rebuilt for
+-- the same months: the revenue rule lives once, in sales_utm_daily.sql. The sums are exact, orders_count
+-- included, because UTM values belong to the order: every order falls in exactly one UTM group.
 INSERT INTO {{ db }}.{{ target }}
     (sales_date, event_id, city, tickets_sold, revenue, refunds_amount, tickets_refunded, orders_count, _built_at)
 SELECT
-    toDate(t.payed_at)                                            AS sales_date,
-    t.event_id                                                    AS event_id,
-    e.city                                                        AS city,
-    sumIf(t.quantity, t.is_sold = 1)                              AS tickets_sold,
-    sumIf(t.ticket_amount, t.is_sold = 1)                         AS revenue,
-    sum(t.refunded_amount)                                        AS refunds_amount,
-    sumIf(t.quantity, t.refunded_at IS NOT NULL)                  AS tickets_refunded,
-    uniqExactIf(t.order_id, t.is_sold = 1)                        AS orders_count,
-    now('Europe/Moscow')                                          AS _built_at
-FROM
-(
-    SELECT ticket_id, order_id, event_id, order_payed, payed_at, is_sold, quantity, ticket_amount,
-           refunded_amount, refunded_at
-    FROM {{ db }}.stg_qtickets_api_tickets_raw FINAL
-    WHERE toYYYYMM(order_created_at) <= %(max_month)s
-) AS t
-LEFT JOIN
-(
-    SELECT event_id, city FROM {{ db }}.stg_qtickets_api_events_raw FINAL
-) AS e ON e.event_id = t.event_id
-WHERE t.order_payed = 1
-  AND t.payed_at IS NOT NULL
-  AND has(%(months)s, toYYYYMM(toDate(t.payed_at)))
+    sales_date,
+    event_id,
+    city,
+    sum(tickets_sold),
+    sum(revenue),
+    sum(refunds_amount),
+    sum(tickets_refunded),
+    sum(orders_count),
+    now('Europe/Moscow')
+FROM {{ db }}.fact_qtickets_sales_utm_daily
+WHERE has(%(months)s, toYYYYMM(sales_date))
 GROUP BY sales_date, event_id, city
-HAVING tickets_sold > 0 OR refunds_amount > 0 OR tickets_refunded > 0

@@ -136,7 +136,8 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
             _record(ch, table, 0, now, run_id)
         return result
     params = {"months": months, "max_month": months[-1]}
-    for table, file in ((SALES_DAILY, "sales_daily.sql"), (SALES_UTM_DAILY, "sales_utm_daily.sql")):
+    # The UTM fact first: the daily fact is summed from it (one place for the revenue rule).
+    for table, file in ((SALES_UTM_DAILY, "sales_utm_daily.sql"), (SALES_DAILY, "sales_daily.sql")):
         started = utcnow()
         result[table] = replace_partitions(ch, table, FACTS_DIR / file, params, result["months"])
         _record(ch, table, result[table], started, run_id)
