@@ -2,10 +2,9 @@
 API server) in a child process, against the sandbox API over sockets and an embedded ClickHouse folder
 shared by parallel task processes.
 
-This is the only place the Deadline Alert can fire (``dag.test()`` cannot run a DAG with a deadline,
-design §8), so the DAG here is the production one built by ``build_dag`` with a 5-second deadline: the
-run is late by construction, the triggerer must deliver exactly one message to the (fake) Slack
-webhook, and the run itself must still succeed with its tasks in parallel processes.
+Two things only a scheduler does are tested here, each on the production DAG built by ``build_dag``:
+its Deadline Alert (``dag.test()`` cannot run a DAG with a deadline, design §8) and
+``airflow backfill create`` (the README's recipe for reloading past intervals).
 """
 
 from __future__ import annotations
@@ -18,6 +17,9 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,21 +28,26 @@ from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
 
-DAG_ID = "qtickets_api_deadline_probe"
+LATE = "qtickets_api_deadline_probe"
+BACKFILLED = "qtickets_api_backfill_probe"
 # (The words "airflow" and "dag" must appear in the file: the dag-processor's safe mode skips it otherwise.)
-PROBE = f'''
-# An airflow DAG file: the production pipeline DAG with a deadline it cannot meet.
+PROBES = f'''
+# Airflow DAG file: the production pipeline DAG, once with a deadline it cannot meet, once on its schedule.
 import sys
 from datetime import timedelta
+
+from airflow.timetables.interval import CronDataIntervalTimetable
 
 sys.path.insert(0, {str(ROOT / "dags")!r})
 from qtickets.datasets import DATASETS
 from qtickets_api import build_dag
 
-probe = build_dag({DAG_ID!r}, schedule=None, datasets=list(DATASETS), description="deadline probe",
-                  deadline=timedelta(seconds=5))
+late = build_dag({LATE!r}, schedule=None, datasets=list(DATASETS), description="deadline probe",
+                 deadline=timedelta(seconds=5))
+backfilled = build_dag({BACKFILLED!r}, schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
+                       datasets=["orders"], description="backfill probe")
 '''
-RUN_TIMEOUT = 300
+TIMEOUT = 300
 
 
 def _free_port() -> int:
@@ -49,33 +56,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _airflow(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def _airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     done = subprocess.run([str(Path(sys.executable).with_name("airflow")), *args], env=env, capture_output=True,
                           text=True, timeout=180)
-    if check and done.returncode != 0:
+    if done.returncode != 0:
         pytest.fail(f"airflow {' '.join(args)} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     return done
 
 
-def _one(db: Path, sql: str) -> str | None:
-    """First column of the first row of ``sql`` (bound to DAG_ID) in the scheduler's database."""
+def _rows(env: dict[str, str], sql: str, *args: object) -> list[tuple]:
+    """Rows of ``sql`` in the scheduler's metadata database ([] while it is not there yet)."""
     try:
-        with sqlite3.connect(db) as conn:
-            row = conn.execute(sql, (DAG_ID,)).fetchone()
+        with sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db") as conn:
+            return conn.execute(sql, args).fetchall()
     except sqlite3.Error:
-        return None
-    return row[0] if row else None
+        return []
 
 
-def _run_state(db: Path) -> str | None:
-    return _one(db, "SELECT state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1")
+def _wait(what: str, ready, log: Path, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"{what} within {timeout:g} s:\n" + log.read_text()[-3000:]
+        time.sleep(2)
+
+
+@contextmanager
+def _standalone(env: dict[str, str], log: Path) -> Iterator[None]:
+    """``airflow standalone`` until the probe DAGs are parsed; stopped (whole process group) on exit."""
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "standalone"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait("the dag-processor parsed the probe DAGs",
+                  lambda: proc.poll() is None and len(_rows(env, "SELECT dag_id FROM dag")) >= 2, log, 120)
+            yield
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _final_runs(env: dict[str, str], dag_id: str) -> list[tuple]:
+    return _rows(env, "SELECT run_type, state, data_interval_start, data_interval_end FROM dag_run "
+                      "WHERE dag_id = ? ORDER BY data_interval_start", dag_id)
 
 
 @pytest.fixture
 def scheduler_env(tmp_path, qtickets_env, fake_slack) -> dict[str, str]:
     home, dags = tmp_path / "airflow-home", tmp_path / "dags"
     dags.mkdir()
-    (dags / "deadline_probe.py").write_text(PROBE)
+    (dags / "probes.py").write_text(PROBES)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update({
@@ -101,35 +133,40 @@ def scheduler_env(tmp_path, qtickets_env, fake_slack) -> dict[str, str]:
 
 
 def test_late_run_alerts_once_through_the_triggerer_and_still_succeeds(scheduler_env, fake_slack, tmp_path):
-    env = scheduler_env
-    log = (tmp_path / "standalone.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), "standalone"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
-        deadline = time.monotonic() + 120
-        while _one(db, "SELECT dag_id FROM dag WHERE dag_id = ?") is None:  # parsed by the dag-processor yet?
-            assert proc.poll() is None, (tmp_path / "standalone.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the dag-processor never parsed the probe DAG"
-            time.sleep(2)
-        _airflow(env, "dags", "unpause", DAG_ID)
-        _airflow(env, "dags", "trigger", DAG_ID, "--conf", json.dumps({"since_hours": 24 * 365 * 7}))
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while _run_state(db) not in ("success", "failed"):
-            assert time.monotonic() < deadline, (
-                f"run state {_run_state(db)!r} after {RUN_TIMEOUT} s: "
-                + (tmp_path / "standalone.log").read_text()[-3000:])
-            time.sleep(2)
+    env, log = scheduler_env, tmp_path / "standalone.log"
+    with _standalone(env, log):
+        _airflow(env, "dags", "unpause", LATE)
+        _airflow(env, "dags", "trigger", LATE, "--conf", json.dumps({"since_hours": 24 * 365 * 7}))
+        _wait("the late run finished", lambda: [r[1] for r in _final_runs(env, LATE)] in (["success"], ["failed"]), log)
         time.sleep(10)  # the alert fired ~5 s after queueing; a late or second message would be here by now
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
-    assert _run_state(db) == "success", (tmp_path / "standalone.log").read_text()[-3000:]
+    assert [r[:2] for r in _final_runs(env, LATE)] == [("manual", "success")], log.read_text()[-3000:]
     assert len(fake_slack.messages) == 1, fake_slack.messages
     text = fake_slack.messages[0]["text"]
-    assert f"[{DAG_ID}] Run missed its deadline" in text and "within 0:00:05" in text
+    assert f"[{LATE}] Run missed its deadline" in text and "within 0:00:05" in text
+
+
+def test_backfill_create_runs_exactly_the_requested_intervals(scheduler_env, fake_slack, tmp_path):
+    env, log = scheduler_env, tmp_path / "standalone.log"
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    # Logical dates (interval starts) of two 15-minute intervals an hour back: clear of the run the
+    # scheduler itself creates for the latest interval once the DAG is unpaused.
+    second = now.replace(minute=now.minute - now.minute % 15) - timedelta(hours=1)
+    first = second - timedelta(minutes=15)
+    with _standalone(env, log):
+        _airflow(env, "dags", "unpause", BACKFILLED)  # a paused DAG's backfill stays queued (README)
+        _airflow(env, "backfill", "create", "--dag-id", BACKFILLED, "--from-date", first.isoformat(),
+                 "--to-date", second.isoformat())
+
+        def backfills_done() -> bool:
+            runs = [r for r in _final_runs(env, BACKFILLED) if r[0] == "backfill"]
+            return len(runs) == 2 and all(r[1] in ("success", "failed") for r in runs)
+
+        _wait("both backfill runs finished", backfills_done, log)
+
+    backfills = [r for r in _final_runs(env, BACKFILLED) if r[0] == "backfill"]
+    assert [r[1] for r in backfills] == ["success", "success"], log.read_text()[-3000:]
+    intervals = [(datetime.fromisoformat(s).replace(tzinfo=UTC), datetime.fromisoformat(e).replace(tzinfo=UTC))
+                 for _, _, s, e in backfills]
+    assert intervals == [(first, second), (second, second + timedelta(minutes=15))]
+    assert fake_slack.messages == []
