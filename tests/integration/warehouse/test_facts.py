@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from qtickets.exceptions import ClickHouseQueryError
+from qtickets.rows import barcodes as rows_barcodes
 from qtickets.rows.orders import sales_dates
 from qtickets.timeutil import MSK
 from qtickets.warehouse import facts as facts_module
@@ -21,7 +22,13 @@ from qtickets.warehouse import (
 )
 from qtickets.warehouse.facts import replace_partitions
 from tests.integration.warehouse.builders import basket, event, order
-from tests.integration.warehouse.conftest import load_events, load_inventory, load_orders
+from tests.integration.warehouse.conftest import (
+    ctx_at,
+    insert_mapped,
+    load_events,
+    load_inventory,
+    load_orders,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -192,6 +199,20 @@ def test_views_do_not_double_count(ch):
         (yesterday.date(), 2, Decimal("2000"), 100, 40, "Событие 42"),
         (today.date(), 2, Decimal("2000"), 100, 40, "Событие 42"),
     ]
+
+
+def test_current_barcodes_are_those_of_each_shows_latest_read(ch):
+    def read(show_id: int, barcodes: list[str], fetched_at: datetime) -> None:
+        records = [{"barcode": b, "show_id": show_id, "event_id": 42, "price": 1000} for b in barcodes]
+        insert_mapped(ch, rows_barcodes, rows_barcodes.map_barcodes(records, ctx_at(fetched_at)))
+
+    read(1, ["A", "B", "C"], T0)
+    read(2, ["D"], T0)
+    read(1, ["A", "C"], T0 + timedelta(hours=1))  # B's ticket was refunded: gone from the vendor's list
+    hashes = {b: ctx_at(T0).pii.hash_barcode(b) for b in "ABCD"}
+    current = set(ch.fetch_all("SELECT show_id, barcode_hash FROM {{ db }}.v_barcodes_current"))
+    assert current == {(1, hashes["A"]), (1, hashes["C"]), (2, hashes["D"])}
+    assert ch.fetch_all("SELECT count() FROM {{ db }}.stg_qtickets_api_barcodes_raw FINAL")[0][0] == 4
 
 
 def test_dim_events_moscow_dates_and_deleted_shows(ch):

@@ -18,6 +18,7 @@ CONTRACT_TABLES = {
         "promo_codes", "barcodes", "partner_tickets")),
     "dim_events", "fact_qtickets_sales_daily", "fact_qtickets_sales_utm_daily", "fact_qtickets_inventory_latest",
     "v_sales_latest", "v_sales_14d", "meta_job_runs", "meta_dataset_loads", "schema_migrations",
+    "v_barcodes_current",
 }
 
 
