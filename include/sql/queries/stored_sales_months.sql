@@ -3,5 +3,5 @@
 -- in must be rebuilt too, not only the month of its new payment date.
 SELECT DISTINCT toStartOfMonth(payed_at)
 FROM {{ db }}.stg_qtickets_api_orders_raw
-WHERE has(%(order_ids)s, order_id)
+WHERE order_id IN %(order_ids)s
   AND payed_at IS NOT NULL

@@ -105,7 +105,7 @@ def stored_sales_months(ch: Any, order_ids: Iterable[int]) -> set[date]:
     months: set[date] = set()
     for start in range(0, len(ids), STORED_MONTHS_CHUNK):
         rows = ch.run_sql_file(QUERIES_DIR / "stored_sales_months.sql",
-                               {"order_ids": ids[start:start + STORED_MONTHS_CHUNK]})
+                               {"order_ids": tuple(ids[start:start + STORED_MONTHS_CHUNK])})
         months.update(month for (month,) in rows)
     return months
 
