@@ -8,7 +8,6 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 from clickhouse_driver import Client
@@ -16,24 +15,11 @@ from clickhouse_driver import Client
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseQueryError, ClickHouseRetryableError
 from qtickets.hooks.clickhouse import ClickHouseHook
 from qtickets.timeutil import to_epoch
+from tests.clickhouse_cases import MSK, SALES_COLUMNS, TABLE_DDL, TYPES_ROW, TYPES_SQL
 
 from .conftest import ETL_PASSWORD, ETL_USER, start_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.server]
-MSK = ZoneInfo("Europe/Moscow")
-
-TYPES_SQL = (
-    "SELECT toUInt64(7), 'x', toDecimal64('12.50', 2), toDate('2026-01-02'), "
-    "toDateTime('2026-01-02 03:04:05', 'Europe/Moscow'), CAST(NULL AS Nullable(String)), [1, 2], "
-    "toDateTime('2026-01-02 03:04:05', 'UTC')"
-)
-TABLE_DDL = """
-CREATE TABLE {{ db }}.sales (
-    id UInt64, created_at DateTime('Europe/Moscow'), amount Decimal(12, 2),
-    city LowCardinality(String), note Nullable(String), day Date, _ver UInt64
-) ENGINE = ReplacingMergeTree(_ver) PARTITION BY toYYYYMM(created_at) ORDER BY id
-"""
-SALES_COLUMNS = ("id", "created_at", "amount", "city", "note", "day", "_ver")
 
 
 def _hook(**kwargs: object) -> ClickHouseHook:
@@ -52,8 +38,7 @@ def test_connects_and_creates_its_database(server_conn: str, server_db: str) -> 
 def test_select_returns_the_same_python_types_as_embedded(server_conn: str) -> None:
     with _hook(clickhouse_conn_id=server_conn) as hook:
         (row,) = hook.fetch_all(TYPES_SQL)
-    assert row == (7, "x", Decimal("12.50"), date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5, tzinfo=MSK), None,
-                   [1, 2], datetime(2026, 1, 2, 6, 4, 5, tzinfo=MSK))
+    assert row == TYPES_ROW
     assert isinstance(row[2], Decimal)
     assert row[4].tzinfo == MSK and row[7].tzinfo == MSK
     assert row[7].utcoffset() == timedelta(hours=3)

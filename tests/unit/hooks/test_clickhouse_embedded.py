@@ -14,23 +14,9 @@ from qtickets.exceptions import ClickHouseConfigError, ClickHouseQueryError
 from qtickets.hooks import _chdb
 from qtickets.hooks.clickhouse import ClickHouseHook
 from qtickets.timeutil import to_epoch
+from tests.clickhouse_cases import MSK, SALES_COLUMNS, TABLE_DDL, TYPES_ROW, TYPES_SQL
 
 pytestmark = pytest.mark.integration
-MSK = ZoneInfo("Europe/Moscow")
-
-# The same query and expectation as the server test: both modes give the same Python types.
-TYPES_SQL = (
-    "SELECT toUInt64(7), 'x', toDecimal64('12.50', 2), toDate('2026-01-02'), "
-    "toDateTime('2026-01-02 03:04:05', 'Europe/Moscow'), CAST(NULL AS Nullable(String)), [1, 2], "
-    "toDateTime('2026-01-02 03:04:05', 'UTC')"
-)
-TABLE_DDL = """
-CREATE TABLE {{ db }}.sales (
-    id UInt64, created_at DateTime('Europe/Moscow'), amount Decimal(12, 2),
-    city LowCardinality(String), note Nullable(String), day Date, _ver UInt64
-) ENGINE = ReplacingMergeTree(_ver) PARTITION BY toYYYYMM(created_at) ORDER BY id
-"""
-SALES_COLUMNS = ("id", "created_at", "amount", "city", "note", "day", "_ver")
 TS = to_epoch("2026-03-01T10:00:00+03:00")
 
 
@@ -49,8 +35,7 @@ def test_embedded_mode_uses_the_connection_schema(hook: ClickHouseHook, ch_datab
 
 def test_select_returns_typed_python_values(hook: ClickHouseHook) -> None:
     (row,) = hook.fetch_all(TYPES_SQL)
-    assert row == (7, "x", Decimal("12.50"), date(2026, 1, 2), datetime(2026, 1, 2, 3, 4, 5, tzinfo=MSK), None,
-                   [1, 2], datetime(2026, 1, 2, 6, 4, 5, tzinfo=MSK))
+    assert row == TYPES_ROW
     assert isinstance(row[0], int) and isinstance(row[2], Decimal)
     assert row[7].tzinfo == MSK and row[7].utcoffset() == timedelta(hours=3)
 
