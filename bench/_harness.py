@@ -8,12 +8,23 @@ folder per process).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_SCRIPT = ROOT / "scripts" / "clickhouse-test-server.sh"
+
+
+def use_clickhouse(engine: str, schema: str, folder: str, port: int) -> None:
+    """Point ``clickhouse_default`` at the embedded folder (``engine == "chdb"``) or the loopback test server."""
+    conn: dict = {"conn_type": "clickhouse", "schema": schema}
+    if engine == "chdb":
+        conn["extra"] = {"embedded_path": folder}
+    else:
+        conn.update(host="127.0.0.1", port=port, extra={"send_receive_timeout": 300})
+    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(conn)
 
 
 def server_peak_mb(directory: Path) -> float | None:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from _harness import run_child
+from _harness import run_child, use_clickhouse
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = (
@@ -70,12 +70,7 @@ def synthetic_rows(n: int) -> Iterator[tuple]:
 
 def child(engine: str, batch: int, rows: int, folder: str, port: int) -> dict:
     """Run one configuration in this (child) process and return its numbers."""
-    conn: dict = {"conn_type": "clickhouse", "schema": "bench"}
-    if engine == "chdb":
-        conn["extra"] = {"embedded_path": folder}
-    else:
-        conn.update(host="127.0.0.1", port=port, extra={"send_receive_timeout": 300})
-    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(conn)
+    use_clickhouse(engine, "bench", folder, port)
     from qtickets.hooks.clickhouse import ClickHouseHook
 
     with ClickHouseHook(batch_size=batch) as hook:

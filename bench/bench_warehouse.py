@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from _harness import SERVER_SCRIPT, run_child
+from _harness import SERVER_SCRIPT, run_child, use_clickhouse
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_TICKETS_DDL = """
@@ -102,12 +102,7 @@ def synthetic_page(page: int, rng: random.Random, per_page: int = 50) -> bytes:
 
 def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict:
     """Run one configuration in this process; returns its numbers."""
-    conn: dict = {"conn_type": "clickhouse", "schema": "bench_wh"}
-    if engine == "chdb":
-        conn["extra"] = {"embedded_path": folder}
-    else:
-        conn.update(host="127.0.0.1", port=port, extra={"send_receive_timeout": 300})
-    os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(conn)
+    use_clickhouse(engine, "bench_wh", folder, port)
     from qtickets.hooks.clickhouse import ClickHouseHook
     from qtickets.pii import PiiPolicy
     from qtickets.rows.common import MapContext
