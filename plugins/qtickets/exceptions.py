@@ -10,6 +10,17 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+#: What a secret is replaced with in every log line and error text.
+REDACTED = "***"
+
+
+def redact(text: str, secrets: tuple[str | None, ...]) -> str:
+    """Replace every secret in ``text`` (tokens and passwords never reach logs or exception text)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
 
 class QticketsError(AirflowException):
     """Base class of every error raised by the QTickets provider."""

@@ -64,6 +64,19 @@ def _facts() -> list[tuple]:
                   "ORDER BY sales_date, event_id, city")
 
 
+def _result(run, task_id: str) -> dict:
+    """The return value (XCom) a task of ``run`` pushed."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.scalars(select(XComModel).where(
+            XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == task_id,
+            XComModel.key == "return_value")).one()
+        return XComModel.deserialize_value(row)
+
+
 def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
@@ -148,6 +161,10 @@ def test_payment_moved_to_another_month_leaves_the_old_month(dagbag, env):
     assert str(run.state) == "success", _states(run)
     after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
     new_day = new_payment.astimezone(MSK).date()
+    # The load itself names the old month (read from staging before overwriting the order), so the
+    # rebuild covers it as touched, not as a month caught up after the fact.
+    assert f"{old_day:%Y-%m}" in _result(run, "load_orders")["sales_months"]
+    assert _result(run, "rebuild_facts")["months_caught_up"] == []
     assert Decimal(before[old_day]) - Decimal(after.get(old_day, 0)) == revenue, "still counted on the old day"
     assert Decimal(after[new_day]) - Decimal(before.get(new_day, 0)) == revenue
     assert sum(map(Decimal, after.values())) == sum(map(Decimal, before.values()))
@@ -174,6 +191,7 @@ def test_next_run_rebuilds_the_months_a_failed_run_left_behind(dagbag, env):
 
     run = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["clients"]))
     assert str(run.state) == "success", _states(run)
+    assert _result(run, "rebuild_facts")["months_caught_up"] == [f"{pay_day:%Y-%m}"]
     after = dict(_query("SELECT sales_date, sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily GROUP BY sales_date"))
     refunded = sum(Decimal(str(b["ticket_amount"])) for b in paid["baskets"])
     assert Decimal(before[pay_day]) - Decimal(after.get(pay_day, 0)) == refunded

@@ -16,6 +16,7 @@ from qtickets.exceptions import (
     ClickHouseError,
     ClickHouseQueryError,
     ClickHouseRetryableError,
+    redact,
 )
 
 # Server codes a retry can fix: timeouts, overload, lost connections, transient storage states.
@@ -63,13 +64,6 @@ def first_line(text: str, limit: int = 400) -> str:
     return line.rstrip(".") + "." if line else "(no message)"
 
 
-def _redact(text: str, secrets: tuple[str | None, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
 def error_code(exc: BaseException) -> int | None:
     """ClickHouse error code of a driver or chDB exception, when it carries one."""
     code = getattr(exc, "code", None)
@@ -84,7 +78,7 @@ def classify(exc: BaseException, *, where: str, secrets: tuple[str | None, ...] 
     if isinstance(exc, ClickHouseError):
         return exc
     raw = str(exc) if not isinstance(exc, driver_errors.ServerException) else f"Code: {exc.code}. {exc.message}"
-    text = _redact(first_line(raw) if raw else type(exc).__name__, secrets)
+    text = redact(first_line(raw) if raw else type(exc).__name__, secrets)
     code = error_code(exc)
     name_match = _NAME_RE.search(raw.split("Stack trace:", 1)[0].strip())
     label = f"code {code}" + (f" {name_match.group(1)}" if name_match else "") if code is not None else None

@@ -17,12 +17,14 @@ import orjson
 import requests
 
 from qtickets.exceptions import (
+    REDACTED,
     QticketsApiError,
     QticketsAuthError,
     QticketsClientError,
     QticketsConfigError,
     QticketsNotFoundError,
     QticketsResponseError,
+    redact,
 )
 from qtickets.timeutil import utcnow
 
@@ -37,7 +39,6 @@ BODY_PREVIEW_CHARS = 512
 RETRY_AFTER_MAX_SECONDS = 120.0
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Request-Id", "X-Trace-Id")
 _SENSITIVE_QUERY_KEYS = ("token", "key", "secret", "password", "auth", "signature")
-_REDACTED = "***"
 
 
 @dataclass(frozen=True)
@@ -205,14 +206,6 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
 
 
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret in ``text`` (tokens never reach logs or exception text)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _REDACTED)
-    return text
-
-
 def sanitize_url(url: str, secrets: tuple[str, ...] = ()) -> str:
     """URL without user info and with sensitive query values replaced."""
     parts = urlsplit(url)
@@ -220,7 +213,7 @@ def sanitize_url(url: str, secrets: tuple[str, ...] = ()) -> str:
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     query = [
-        (k, _REDACTED if any(s in k.lower() for s in _SENSITIVE_QUERY_KEYS) else v)
+        (k, REDACTED if any(s in k.lower() for s in _SENSITIVE_QUERY_KEYS) else v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
     clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
@@ -271,21 +264,22 @@ def decode_json(response: requests.Response, secrets: tuple[str, ...]) -> Any:
 
     :raises QticketsResponseError: the body is not JSON.
     """
-    fields = error_fields(response, secrets)
+    # The error fields (sanitised URL, body preview) are built only when raising: not for every good page.
     if _looks_like_html(response):
         raise QticketsResponseError(
             "QTickets answered with an HTML page instead of JSON: check the base URL and endpoint path",
-            **fields,
+            **error_fields(response, secrets),
         )
     if not response.content.strip():
-        raise QticketsResponseError("QTickets answered with an empty body where JSON was expected", **fields)
+        raise QticketsResponseError("QTickets answered with an empty body where JSON was expected",
+                                    **error_fields(response, secrets))
     try:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise QticketsResponseError(
             f"QTickets answered with a body that is not valid JSON (truncated or not JSON: {exc}); "
             "a retry of the task may succeed if the connection was cut",
-            **fields,
+            **error_fields(response, secrets),
         ) from None
 
 

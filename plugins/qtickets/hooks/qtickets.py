@@ -32,6 +32,7 @@ from qtickets.exceptions import (
     QticketsTransientError,
 )
 from qtickets.hooks._http import (
+    BODY_PREVIEW_CHARS,
     RETRYABLE_EXCEPTIONS,
     RETRYABLE_STATUSES,
     HookSettings,
@@ -245,7 +246,7 @@ class QticketsHook(HttpHook):
                 code=vendor_code_of(response, self._secrets),
                 request_id=request_id_of(response),
                 url=sanitize_url(response.url or safe_path, self._secrets),
-                body_preview=redact(response.text[:512], self._secrets),
+                body_preview=redact(response.text[:BODY_PREVIEW_CHARS], self._secrets),
             )
         raise QticketsTransientError(
             f"QTickets {method} {safe_path} still failing after {attempts} attempts ({reason}); "
@@ -260,7 +261,7 @@ class QticketsHook(HttpHook):
             status=200,
             code=None,
             url=sanitize_url(self._url(endpoint), self._secrets),
-            body_preview=redact(_json_text(payload)[:512], self._secrets),
+            body_preview=redact(_json_text(payload)[:BODY_PREVIEW_CHARS], self._secrets),
         )
 
     def request_json(self, method: str, endpoint: str, *, body: dict[str, Any] | None = None) -> Any:
@@ -274,16 +275,12 @@ class QticketsHook(HttpHook):
 
     # -- lists -------------------------------------------------------------------------------
 
-    def _filters(
-        self, where: list[dict] | None, order_by: dict | None, extra: dict | None, page: int | None
-    ) -> dict[str, Any]:
+    def _filters(self, where: list[dict] | None, order_by: dict | None, extra: dict | None) -> dict[str, Any]:
         filters: dict[str, Any] = dict(_api_value(extra or {}))
         if where is not None:
             filters["where"] = _api_value(where)
         if order_by is not None:
             filters["orderBy"] = order_by
-        if page is not None:
-            filters["page"] = page
         return filters
 
     def _get_filtered(
@@ -352,7 +349,7 @@ class QticketsHook(HttpHook):
         :param extra: more filter keys sent with every page.
         :raises QticketsPaginationError: the API repeats pages or pages run past their bound.
         """
-        filters = self._filters(where, order_by, extra, None)
+        filters = self._filters(where, order_by, extra)
         yield from iterate_pages(
             lambda number: self._fetch_page(endpoint, filters, number),
             endpoint=endpoint.strip("/"),
@@ -439,7 +436,7 @@ class QticketsPartnersHook(QticketsHook):
             return payload.get("result")
         code = str(payload.get("code") or "UNKNOWN_ERROR")
         message = redact(str(payload.get("message") or ""), self._secrets)
-        preview = redact(_json_text(payload)[:512], self._secrets)
+        preview = redact(_json_text(payload)[:BODY_PREVIEW_CHARS], self._secrets)
         # Match the message too: the vendor's code is the documented signal, but the text is as stable
         # (and the anonymised capture in ../shared has its code rewritten).
         if code == "WRONG_AUTHORIZATION" or message.strip().lower() == "wrong authorization":
