@@ -1,8 +1,8 @@
-"""Optional Airflow connections: a feature is on when its connection exists."""
+"""Connection helpers: optional connections (a feature is on when its connection exists) and extras."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -17,3 +17,20 @@ def optional_connection(conn_id: str) -> Connection | None:
         return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
+
+
+def extra_flag(value: Any, default: bool) -> bool:
+    """A true/false connection extra as typed in the UI or JSON (``"false"`` is false, not a truthy string).
+
+    :raises ValueError: the value is neither (the caller names the connection and the extra).
+    """
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import requests
 
+from qtickets.connections import extra_flag
 from qtickets.exceptions import (
     REDACTED,
     QticketsApiError,
@@ -106,18 +107,10 @@ def _coerce_number(conn_id: str, name: str, value: Any, default: float, *, lo: f
 
 
 def _coerce_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise QticketsConfigError(
-        f"connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}"
-    )
+    try:
+        return extra_flag(value, default)
+    except ValueError as exc:
+        raise QticketsConfigError(f"connection {conn_id!r}: extra {name!r} {exc}") from None
 
 
 def build_base_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 from airflow.providers.common.sql.hooks.sql import DbApiHook
 
+from qtickets.connections import extra_flag
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseError, ClickHouseQueryError
 
 from . import _chdb
@@ -82,6 +83,13 @@ def _float(extra: Mapping[str, Any], key: str, default: float) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise ClickHouseConfigError(f"connection extra {key!r} must be a number of seconds, got {value!r}") from None
+
+
+def _flag(extra: Mapping[str, Any], key: str, default: bool) -> bool:
+    try:
+        return extra_flag(extra.get(key), default)
+    except ValueError as exc:
+        raise ClickHouseConfigError(f"connection extra {key!r} {exc}") from None
 
 
 class ClickHouseHook(DbApiHook):
@@ -169,8 +177,8 @@ class ClickHouseHook(DbApiHook):
             "user": conn.login or "default",
             "password": conn.password or "",
             "database": self.database,
-            "secure": bool(extra.get("secure", False)),
-            "verify": bool(extra.get("verify", True)),
+            "secure": _flag(extra, "secure", False),
+            "verify": _flag(extra, "verify", True),
             "connect_timeout": _float(extra, "connect_timeout", 10),
             "send_receive_timeout": _float(extra, "send_receive_timeout", 120),
             "sync_request_timeout": _float(extra, "sync_request_timeout", 5),

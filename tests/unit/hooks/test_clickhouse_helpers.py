@@ -152,3 +152,30 @@ def test_inline_insert_values_is_refused_but_insert_select_is_not() -> None:
             reject_inline_values(sql)
     reject_inline_values("INSERT INTO t SELECT * FROM s WHERE note = 'VALUES (1)'")
     reject_inline_values("SELECT 'INSERT INTO t VALUES (1)'")
+
+
+@pytest.mark.parametrize(("extra", "secure", "verify"), [
+    ({}, False, True),
+    ({"secure": "false", "verify": "false"}, False, False),  # as typed in the UI: a string, not a truthy one
+    ({"secure": True, "verify": "yes"}, True, True),
+    ({"secure": "1", "verify": 0}, True, False),
+])
+def test_tls_flags_are_parsed_not_truthy(monkeypatch: pytest.MonkeyPatch, extra: dict, secure: bool,
+                                         verify: bool) -> None:
+    import json
+
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "clickhouse", "host": "ch", "extra": extra}))
+    kwargs = ClickHouseHook(clickhouse_conn_id="ch_tls")._client_kwargs()
+    assert (kwargs["secure"], kwargs["verify"]) == (secure, verify)
+
+
+def test_tls_flag_that_is_not_a_boolean_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "clickhouse", "extra": {"secure": "maybe"}}))
+    with pytest.raises(ClickHouseConfigError, match="'secure' must be true or false, got 'maybe'"):
+        ClickHouseHook(clickhouse_conn_id="ch_tls")._client_kwargs()
