@@ -122,6 +122,8 @@ class ClickHouseHook(DbApiHook):
         self._server_tz = "UTC"
         self._entry: _chdb._Entry | None = None
         self._engine: _chdb.EmbeddedEngine | None = None
+        #: Column types per existing table, read once per hook (a load inserts into a table many times).
+        self._table_types: dict[str, dict[str, str]] = {}
 
     # ----------------------------------------------------------------- configuration (lazy)
     @cached_property
@@ -241,14 +243,18 @@ class ClickHouseHook(DbApiHook):
         finally:
             admin.disconnect()
 
+    def _server_execute(self, client: Any, *args: Any, **kwargs: Any) -> Any:
+        """``client.execute`` tagged with the next query id; failures become classified hook errors."""
+        try:
+            return client.execute(*args, query_id=next(self._query_ids), **kwargs)
+        except Exception as exc:
+            raise self._server_error(exc) from exc
+
     def _server_run(self, sql: str, params: Mapping[str, Any] | None) -> list[tuple]:
         client = self._client()
         sql = substitute_params(sql, params, client.connection.context)
         self.log.debug("ClickHouse %s: %s", self._where, sql[:1000])
-        try:
-            result = client.execute(sql, with_column_types=True, query_id=next(self._query_ids))
-        except Exception as exc:
-            raise self._server_error(exc) from exc
+        result = self._server_execute(client, sql, with_column_types=True)
         rows, columns = result if isinstance(result, tuple) else (result, [])
         return normalize_driver_rows(rows, [t for _, t in columns], self._server_tz)
 
@@ -259,10 +265,14 @@ class ClickHouseHook(DbApiHook):
         return err
 
     # ----------------------------------------------------------------- embedded mode
+    def _acquire_entry(self) -> _chdb._Entry:
+        """A reference to the shared session of ``embedded_path`` (waits for the folder lock)."""
+        return _chdb.acquire(str(self._extra["embedded_path"]), _float(self._extra, "lock_timeout", 600),
+                             sleep=self._sleep)
+
     def _embedded(self) -> _chdb.EmbeddedEngine:
         if self._engine is None:
-            folder = str(self._extra["embedded_path"])
-            self._entry = _chdb.acquire(folder, _float(self._extra, "lock_timeout", 600), sleep=self._sleep)
+            self._entry = self._acquire_entry()
             self._engine = _chdb.EmbeddedEngine(self._entry, self.database)
         return self._engine
 
@@ -295,14 +305,17 @@ class ClickHouseHook(DbApiHook):
         return rows
 
     def _column_types(self, qualified: str, columns: Sequence[str]) -> dict[str, str]:
-        db, table = qualified.split(".")
-        found = dict(self.fetch_all(
-            "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = %(t)s",
-            {"db": db, "t": table},
-        ))
-        if not found:
-            raise ClickHouseQueryError(f"ClickHouse ({self._where}): table {qualified} does not exist; "
-                                       "apply the migrations first")
+        found = self._table_types.get(qualified)
+        if found is None:
+            db, table = qualified.split(".")
+            found = dict(self.fetch_all(
+                "SELECT name, type FROM system.columns WHERE database = %(db)s AND table = %(t)s",
+                {"db": db, "t": table},
+            ))
+            if not found:
+                raise ClickHouseQueryError(f"ClickHouse ({self._where}): table {qualified} does not exist; "
+                                           "apply the migrations first")
+            self._table_types[qualified] = found
         missing = [c for c in columns if c not in found]
         if missing:
             raise ClickHouseQueryError(f"table {qualified} has no column(s) {', '.join(missing)}")
@@ -353,12 +366,7 @@ class ClickHouseHook(DbApiHook):
                 raise ClickHouseQueryError(f"cannot insert into {qualified}: {exc}") from None
             self._embedded().insert_batch(qualified, col_sql, payload)
             return len(batch)
-        client = self._client()
-        try:
-            client.execute(f"INSERT INTO {qualified} ({col_sql}) VALUES", batch,
-                           query_id=next(self._query_ids))
-        except Exception as exc:
-            raise self._server_error(exc) from exc
+        self._server_execute(self._client(), f"INSERT INTO {qualified} ({col_sql}) VALUES", batch)
         return len(batch)
 
     def close(self) -> None:
@@ -382,8 +390,7 @@ class ClickHouseHook(DbApiHook):
         if self.is_embedded:
             from ._ch_dbapi import Connection
 
-            entry = _chdb.acquire(str(self._extra["embedded_path"]), _float(self._extra, "lock_timeout", 600),
-                                  sleep=self._sleep)
+            entry = self._acquire_entry()
             return Connection(_chdb.EmbeddedEngine(entry, self.database), lambda: _chdb.release(entry))
         from clickhouse_driver import dbapi
 
