@@ -110,6 +110,15 @@ def stored_sales_months(ch: Any, order_ids: Iterable[int]) -> set[date]:
     return months
 
 
+def _rebuild(ch: Any, table: str, file: str, params: dict[str, Any] | None, partitions: Sequence[str] | None,
+             run_id: str | None) -> int:
+    """Rebuild ``table`` with ``facts/<file>`` (see :func:`replace_partitions`) and record the load."""
+    started = utcnow()
+    rows = replace_partitions(ch, table, FACTS_DIR / file, params, partitions)
+    _record(ch, table, rows, started, run_id)
+    return rows
+
+
 def months_out_of_sync(ch: Any) -> set[date]:
     """First days of the payment months whose sales facts disagree with deduplicated staging (the
     ``facts_reconcile`` check's violations, at most 100): what a run that loaded data but never rebuilt
@@ -138,24 +147,16 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
     params = {"months": months, "max_month": months[-1]}
     # The UTM fact first: the daily fact is summed from it (one place for the revenue rule).
     for table, file in ((SALES_UTM_DAILY, "sales_utm_daily.sql"), (SALES_DAILY, "sales_daily.sql")):
-        started = utcnow()
-        result[table] = replace_partitions(ch, table, FACTS_DIR / file, params, result["months"])
-        _record(ch, table, result[table], started, run_id)
+        result[table] = _rebuild(ch, table, file, params, result["months"], run_id)
     log.info("Rebuilt sales facts for months %s: %s", result["months"], result)
     return result
 
 
 def rebuild_dim_events(ch: Any, *, run_id: str | None = None) -> int:
     """Rebuild ``dim_events`` whole from the latest event and show versions; returns its row count."""
-    started = utcnow()
-    rows = replace_partitions(ch, DIM_EVENTS, FACTS_DIR / "dim_events.sql", None, None)
-    _record(ch, DIM_EVENTS, rows, started, run_id)
-    return rows
+    return _rebuild(ch, DIM_EVENTS, "dim_events.sql", None, None, run_id)
 
 
 def rebuild_inventory_latest(ch: Any, *, run_id: str | None = None) -> int:
     """Rebuild ``fact_qtickets_inventory_latest`` (latest snapshot per show); returns its row count."""
-    started = utcnow()
-    rows = replace_partitions(ch, INVENTORY_LATEST, FACTS_DIR / "inventory_latest.sql", None, None)
-    _record(ch, INVENTORY_LATEST, rows, started, run_id)
-    return rows
+    return _rebuild(ch, INVENTORY_LATEST, "inventory_latest.sql", None, None, run_id)
