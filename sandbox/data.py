@@ -18,7 +18,7 @@ import bisect
 import random
 import threading
 from array import array
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sandbox import builders
@@ -404,7 +404,3 @@ class SandboxData:
         for s in self.o_state:
             counts[s] = counts.get(s, 0) + 1
         return counts
-
-    def since(self, seconds: int) -> datetime:
-        """``now - seconds`` as an aware datetime (handy in tests)."""
-        return datetime.fromtimestamp(self.now, MSK_OFFSET) - timedelta(seconds=seconds)

@@ -191,16 +191,3 @@ DATASETS: dict[str, Dataset] = {
                 "POST tickets/find (Partners API)"),
     )
 }
-
-
-def select_datasets(names: list[str] | None) -> list[Dataset]:
-    """Datasets named by the ``datasets`` param (all when empty), in registry order.
-
-    :raises ValueError: a name is not a known dataset; the message lists the valid names.
-    """
-    if not names:
-        return list(DATASETS.values())
-    unknown = sorted(set(names) - DATASETS.keys())
-    if unknown:
-        raise ValueError(f"unknown dataset(s) {unknown}; valid names: {sorted(DATASETS)}")
-    return [ds for ds in DATASETS.values() if ds.name in names]

@@ -107,18 +107,17 @@ class PiiPolicy:
             raise QticketsConfigError("PiiPolicy.key must be bytes; use PiiPolicy.from_settings for text keys")
         _hash = _hmac_hex(self.key)
         object.__setattr__(self, "_hash", _hash)
-        digits_of = _NON_DIGITS.sub
 
         # Caches keyed by the raw value (one C-level lookup on a hit; one HMAC per distinct value).
         def _email(raw: str) -> str:
-            return _hash(raw.strip().lower())
+            return _hash(normalise_email(raw))
 
         def _phone(raw: str) -> str:
-            digits = digits_of("", raw)
+            digits = normalise_phone(raw)
             return _hash(digits) if digits else ""
 
         def _barcode(raw: str) -> str:
-            return _hash(raw.strip())
+            return _hash(normalise_barcode(raw))
 
         for name, fn in (("_email", _email), ("_phone", _phone), ("_barcode", _barcode)):
             object.__setattr__(self, name, lru_cache(maxsize=CACHE_SIZE)(fn))

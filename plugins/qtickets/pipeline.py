@@ -94,11 +94,9 @@ def _is_due(ds: Dataset, params: RunParams, window: Window, now: datetime,
 
 
 def _pii_policy(ch: Any):
-    from airflow.sdk import BaseHook
-
     from qtickets.pii import PiiPolicy
 
-    extra = BaseHook.get_connection(ch.clickhouse_conn_id).extra_dejson
+    extra = ch.connection.extra_dejson  # the hook's own (cached) connection: no second lookup
     return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "")
 
 

@@ -147,10 +147,6 @@ def utm(value: Any) -> tuple[str, str, str, str, str]:
     return tuple(text(get(k)) for k in UTM_KEYS)  # type: ignore[return-value]
 
 
-def as_object(value: Any) -> dict:
-    """``custom``/``fields`` are ``""`` or ``[]`` when empty and an object otherwise -> always a dict."""
-    return value if isinstance(value, dict) else {}
-
 
 def dumps(obj: Any) -> str:
     """Compact JSON text for ``payload_json`` (non-str keys and odd values tolerated)."""

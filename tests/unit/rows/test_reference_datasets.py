@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from qtickets.rows import discounts, inventory, partner_tickets, price_shades, promo_codes
-from qtickets.rows.common import as_object, flag, money, utm
+from qtickets.rows.common import flag, money, utm
 from tests.unit.rows.conftest import FETCHED, load
 
 
@@ -101,4 +101,3 @@ def test_flags_and_utm_and_objects():
         flag("maybe")
     assert utm([]) == ("",) * 5 and utm(None) == ("",) * 5
     assert utm({"utm_source": "vk", "utm_term": 5}) == ("vk", "", "", "", "5")
-    assert as_object("") == {} and as_object([]) == {} and as_object({"a": 1}) == {"a": 1}
