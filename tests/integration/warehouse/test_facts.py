@@ -123,8 +123,9 @@ def test_refund_days_later_changes_the_payment_day(ch):
 
 
 def test_stored_sales_months_remember_where_an_order_was_counted(ch):
-    load_orders(ch, [order(1), order(2, "2025-09-30T23:30:00+03:00"), order(3, None)], T0)
-    assert stored_sales_months(ch, [1, 2, 3, 99]) == {date(2025, 11, 1), date(2025, 9, 1)}
+    # Order 2 was paid late on 30 September in UTC, already 1 October in Moscow: October is its month.
+    load_orders(ch, [order(1), order(2, "2025-09-30T22:30:00+00:00"), order(3, None)], T0)
+    assert stored_sales_months(ch, [1, 2, 3, 99]) == {date(2025, 11, 1), date(2025, 10, 1)}
     assert stored_sales_months(ch, [3, 99]) == set()
     assert stored_sales_months(ch, []) == set()
 
