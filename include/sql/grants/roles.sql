@@ -19,7 +19,6 @@ GRANT CREATE DATABASE ON {{ db }}.* TO qtickets_etl_writer;
 GRANT CREATE TABLE, CREATE VIEW, DROP TABLE, DROP VIEW ON {{ db }}.* TO qtickets_etl_writer;
 GRANT SELECT, INSERT, ALTER ON {{ db }}.* TO qtickets_etl_writer;
 GRANT SELECT ON system.columns TO qtickets_etl_writer;
-GRANT SELECT ON system.parts TO qtickets_etl_writer;
 
 -- Dashboards: facts, dimension and views only (no staging: payloads and promo codes stay private).
 GRANT SELECT ON {{ db }}.dim_events TO qtickets_bi_reader;
