@@ -24,6 +24,7 @@ QTICKETS_CONN_ID = "qtickets_default"
 PARTNERS_CONN_ID = "qtickets_partners_default"
 INSERT_BATCH_ROWS = 20_000
 FRESHNESS_MAX_AGE = timedelta(hours=2)
+ERROR_MESSAGE_CHARS = 2000
 STUB_MODE = "dry run: stub mode - no HTTP request and no ClickHouse write is made"
 
 
@@ -156,6 +157,21 @@ def _stored_sales_months_of(ds: Dataset, ch: Any, columns: dict[str, tuple[str, 
     return before_insert
 
 
+def _load_windows(ds: Dataset, ch: Any, params: RunParams, window: Window, now: datetime,
+                  run_id: str) -> list[Window]:
+    """The windows to read: from coverage for incremental datasets (ADR 0006), else the run's window.
+
+    Replayed fixtures are not a reading of the vendor's timeline, so they neither use nor add coverage.
+    """
+    if ds.mode != "incremental" or params.fixtures_dir:
+        return [window]
+    from qtickets.coverage import LOOKBACK, plan_windows
+    from qtickets.warehouse.coverage import covered_by_run, read_coverage
+
+    return plan_windows(read_coverage(ch, ds.name, now - LOOKBACK), window, now=now,
+                        done=covered_by_run(ch, ds.name, run_id))
+
+
 def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
                  now: datetime | None = None) -> dict[str, Any]:
     """Stream one dataset from its source into its staging tables; return small stats for XCom."""
@@ -186,22 +202,35 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         columns = ds.columns()
         sales_dates: set[date] = set()
         buffer = _RowBuffer(ch, columns, before_insert=_stored_sales_months_of(ds, ch, columns, sales_dates))
-        records = 0
-        log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.endpoint,
-                 window.start.isoformat(), window.end.isoformat())
-        for page in ds.fetch(source, window):
-            records += len(page)
-            rows = ds.map(page, ctx)
-            sales_dates |= ds.sales_dates(page)
-            buffer.add(rows)
-        written = buffer.flush()
+        records, written = 0, {}
+        windows = _load_windows(ds, ch, params, window, now, run_id)
+        if not windows:
+            log.info("Nothing left to read for %s: coverage already holds %s .. %s (an earlier attempt of this "
+                     "task read it)", name, window.start.isoformat(), window.end.isoformat())
+        for chunk in windows:
+            log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.endpoint,
+                     chunk.start.isoformat(), chunk.end.isoformat())
+            for page in ds.fetch(source, chunk):
+                records += len(page)
+                rows = ds.map(page, ctx)
+                sales_dates |= ds.sales_dates(page)
+                buffer.add(rows)
+            written = buffer.flush()
+            if ds.mode == "incremental" and not params.fixtures_dir:
+                # Only now are the chunk's rows in staging: a failure before this line leaves it uncovered,
+                # and the next run (or this task's retry) reads it again.
+                from qtickets.warehouse.coverage import record_coverage
+
+                record_coverage(ch, name, chunk, run_id)
+        span = Window(windows[0].start, windows[-1].end) if windows else window
         stats.update(_hook_stats(source), status="loaded", records=records, rows=written,
+                     window=span.as_dict(), chunks=len(windows),
                      # Facts are rebuilt by whole month (ADR 0003): the months are all the next task
                      # needs, and stay small in XCom even for a whole history (~70 entries).
                      sales_months=sorted({d.strftime("%Y-%m") for d in sales_dates}))
         warehouse.record_dataset_load(ch, warehouse.DatasetLoad(
-            dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=window.start,
-            window_end=window.end, status="success", rows=sum(written.values()), pages=stats["pages"],
+            dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=span.start,
+            window_end=span.end, status="success", rows=sum(written.values()), pages=stats["pages"],
             requests=stats["requests"], retries=stats["retries"]))
         log.info("Loaded %s: %s records -> %s (requests=%s, retries=%s)", name, records, written or "no rows",
                  stats["requests"], stats["retries"])
@@ -252,8 +281,23 @@ def run_checks(params: RunParams, window: Window, now: datetime | None = None) -
     check_freshness = window.end >= now - FRESHNESS_MAX_AGE
     with _clickhouse() as ch:
         results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
+        if check_freshness:
+            results += _coverage_checks(ch, now)
     warehouse.raise_for_failed(results)
     return {"status": "ok", "checks": [r.name for r in results], "freshness_checked": check_freshness}
+
+
+def _coverage_checks(ch: Any, now: datetime) -> list[Any]:
+    """One check per incremental dataset: no hole in its coverage within the lookback, and coverage
+    reaching to within ``FRESHNESS_MAX_AGE`` of now (ADR 0006)."""
+    from qtickets.coverage import LOOKBACK
+    from qtickets.warehouse.checks import CheckResult
+    from qtickets.warehouse.coverage import coverage_violations
+
+    return [CheckResult(f"{ds.name}_coverage",
+                        f"{ds.name} coverage has a hole in the last {LOOKBACK.days} days or ends too long ago",
+                        coverage_violations(ch, ds.name, now=now, lookback=LOOKBACK, max_age=FRESHNESS_MAX_AGE))
+            for ds in DATASETS.values() if ds.mode == "incremental"]
 
 
 def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, window: Window | None,
@@ -292,5 +336,6 @@ def error_details(exc: BaseException) -> dict[str, Any]:
     as_dict = getattr(exc, "as_dict", None)
     if callable(as_dict):
         return as_dict()
-    return {"error_type": type(exc).__name__, "message": str(exc).splitlines()[0][:500] if str(exc) else "",
+    # The whole message (bounded): a failed check lists its violations on the lines after the first.
+    return {"error_type": type(exc).__name__, "message": str(exc)[:ERROR_MESSAGE_CHARS],
             "http_status": None, "error_code": None, "request_id": None}
