@@ -38,7 +38,14 @@ class QticketsApiError(QticketsError):
     :param code: vendor error code (``RESOURCE_NOT_FOUND``, ``UNKNOWN_ERROR`` ...).
     :param request_id: vendor request id header, when one was sent.
     :param url: request URL with secrets removed.
-    :param body_preview: first characters of the response body.
+    :param body_preview: first characters of an error response body; ``None`` for 2xx bodies, which
+        may hold buyers' personal data (those carry only the ``body_*`` facts below).
+    :param body_bytes: size of the response body in bytes.
+    :param content_type: ``Content-Type`` of the response.
+    :param body_sha256: first hex digits of the body's sha256 (match it against a capture, if one exists).
+    :param parse_error: what failed to parse (decoder message and position), never body text.
+    :param attempts: attempts made for this request before giving up.
+    :param elapsed_s: seconds from the first attempt to giving up.
     """
 
     retryable = False
@@ -52,6 +59,12 @@ class QticketsApiError(QticketsError):
         request_id: str | None = None,
         url: str | None = None,
         body_preview: str | None = None,
+        body_bytes: int | None = None,
+        content_type: str | None = None,
+        body_sha256: str | None = None,
+        parse_error: str | None = None,
+        attempts: int | None = None,
+        elapsed_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -60,6 +73,12 @@ class QticketsApiError(QticketsError):
         self.request_id = request_id
         self.url = url
         self.body_preview = body_preview
+        self.body_bytes = body_bytes
+        self.content_type = content_type
+        self.body_sha256 = body_sha256
+        self.parse_error = parse_error
+        self.attempts = attempts
+        self.elapsed_s = elapsed_s
 
     def as_dict(self) -> dict[str, Any]:
         """Return the fields recorded in ``meta_job_runs`` and alerts."""
@@ -71,6 +90,12 @@ class QticketsApiError(QticketsError):
             "request_id": self.request_id,
             "url": self.url,
             "body_preview": self.body_preview,
+            "body_bytes": self.body_bytes,
+            "content_type": self.content_type,
+            "body_sha256": self.body_sha256,
+            "parse_error": self.parse_error,
+            "attempts": self.attempts,
+            "elapsed_s": self.elapsed_s,
         }
 
     def __str__(self) -> str:
@@ -83,13 +108,20 @@ class QticketsApiError(QticketsError):
             parts.append(f"request_id={self.request_id}")
         if self.url:
             parts.append(f"url={self.url}")
+        if self.body_bytes is not None:
+            parts.append(f"body={self.body_bytes} bytes {self.content_type or '(no content type)'} "
+                         f"sha256:{self.body_sha256}")
         return " | ".join(parts)
 
 
 class QticketsTransientError(QticketsApiError):
-    """A retryable failure (429, 5xx, timeout, connection error) that outlived the hook's retries."""
+    """A retryable failure (429, 5xx, timeout, connection error) that outlived the hook's retry budget."""
 
     retryable = True
+
+
+class QticketsUndecodableBodyError(QticketsTransientError):
+    """A 2xx answer that was not JSON (truncated, HTML, empty) until the retry budget ran out; no body text."""
 
 
 class QticketsClientError(QticketsApiError, AirflowFailException):
@@ -105,7 +137,7 @@ class QticketsNotFoundError(QticketsClientError):
 
 
 class QticketsResponseError(QticketsApiError, AirflowFailException):
-    """A 2xx answer that is not what the API contract says (HTML, truncated or non-JSON body, bad envelope)."""
+    """A 2xx JSON answer whose shape breaks the API contract (bad envelope); a retry cannot help."""
 
 
 class QticketsPartnersError(QticketsClientError):

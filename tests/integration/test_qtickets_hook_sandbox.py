@@ -11,8 +11,8 @@ from qtickets.exceptions import (
     QticketsAuthError,
     QticketsFilterIgnoredError,
     QticketsNotFoundError,
-    QticketsResponseError,
     QticketsTransientError,
+    QticketsUndecodableBodyError,
 )
 from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook, WindowGuard
 from qtickets.timeutil import format_api_ts
@@ -114,14 +114,19 @@ def test_rate_limit_honours_retry_after(monkeypatch, sandbox: SandboxServer, sle
     assert sleeps == [3.0]
 
 
-def test_truncated_and_html_bodies(monkeypatch, sandbox: SandboxServer, sleeps) -> None:
-    hook = _hook(monkeypatch, sandbox, sleeps)
-    sandbox.faults.truncate_next(1, match="/orders/")
+def test_truncated_and_html_bodies_are_retried(monkeypatch, sandbox: SandboxServer, sleeps) -> None:
+    hook = _hook(monkeypatch, sandbox, sleeps)  # max_retries=2
     order_id = sandbox.data.order_id(0)
-    with pytest.raises(QticketsResponseError, match="not valid JSON"):
-        hook.request_json("GET", f"orders/{order_id}")
+    sandbox.faults.truncate_next(1, match="/orders/")
     sandbox.faults.html_next(1, match="/orders/")
-    with pytest.raises(QticketsResponseError, match="HTML page"):
+    assert hook.request_json("GET", f"orders/{order_id}")["data"]["id"] == order_id
+    assert sandbox.log.count("/orders/") == 3 and len(sleeps) == 2
+    sandbox.faults.truncate_next(3, match="/orders/")
+    with pytest.raises(QticketsUndecodableBodyError, match="not valid JSON") as info:
+        hook.request_json("GET", f"orders/{order_id}")
+    assert info.value.body_preview is None and info.value.body_bytes and info.value.attempts == 3
+    sandbox.faults.html_next(3, match="/orders/")
+    with pytest.raises(QticketsUndecodableBodyError, match="HTML page"):
         hook.request_json("GET", f"orders/{order_id}")
     assert hook.request_json("GET", f"orders/{order_id}")["data"]["id"] == order_id
 

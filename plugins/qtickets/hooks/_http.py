@@ -5,6 +5,7 @@ Kept apart from the hook classes so each piece is a small pure function that uni
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 import threading
@@ -24,7 +25,6 @@ from qtickets.exceptions import (
     QticketsClientError,
     QticketsConfigError,
     QticketsNotFoundError,
-    QticketsResponseError,
     redact,
 )
 from qtickets.timeutil import utcnow
@@ -34,10 +34,16 @@ RETRYABLE_EXCEPTIONS = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
+    # A gzip stream cut mid-way: the same truncated answer as a ChunkedEncodingError, one layer up.
+    requests.exceptions.ContentDecodingError,
 )
 FILTER_TRANSPORTS = ("get_body", "get_query")
 BODY_PREVIEW_CHARS = 512
 RETRY_AFTER_MAX_SECONDS = 120.0
+RETRY_BUDGET_SECONDS = 600.0
+RETRY_BUDGET_MAX_SECONDS = 86400.0
+MAX_RETRIES_CAP = 1000
+BODY_SHA256_CHARS = 12
 REQUEST_ID_HEADERS = ("X-Request-ID", "X-Request-Id", "X-Trace-Id")
 _SENSITIVE_QUERY_KEYS = ("token", "key", "secret", "password", "auth", "signature")
 
@@ -51,7 +57,8 @@ class HookSettings:
     token: str = field(repr=False)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-    max_retries: int = 5
+    retry_budget: float = RETRY_BUDGET_SECONDS
+    max_retries: int | None = None
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     concurrency: int = 4
@@ -104,6 +111,16 @@ def _coerce_number(conn_id: str, name: str, value: Any, default: float, *, lo: f
             f"connection {conn_id!r}: extra {name!r}={value!r} is out of range [{lo}, {hi}]"
         )
     return number
+
+
+def _optional_count(conn_id: str, name: str, value: Any, *, hi: int) -> int | None:
+    """A whole number in ``[0, hi]``, or ``None`` when unset (no cap)."""
+    if value is None or value == "":
+        return None
+    number = _coerce_number(conn_id, name, value, 0, lo=0, hi=hi)
+    if number != int(number):
+        raise QticketsConfigError(f"connection {conn_id!r}: extra {name!r} must be a whole number, got {value!r}")
+    return int(number)
 
 
 def _coerce_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
@@ -168,7 +185,9 @@ def settings_from_connection(
         token=token,
         connect_timeout=num(conn_id, "connect_timeout", extra.get("connect_timeout"), 10.0, lo=0.01, hi=600),
         read_timeout=num(conn_id, "timeout", extra.get("timeout"), 60.0, lo=0.01, hi=3600),
-        max_retries=int(num(conn_id, "max_retries", extra.get("max_retries"), 5, lo=0, hi=20)),
+        retry_budget=num(conn_id, "retry_budget", extra.get("retry_budget"), RETRY_BUDGET_SECONDS,
+                         lo=0, hi=RETRY_BUDGET_MAX_SECONDS),
+        max_retries=_optional_count(conn_id, "max_retries", extra.get("max_retries"), hi=MAX_RETRIES_CAP),
         backoff_base=num(conn_id, "backoff_base", extra.get("backoff_base"), 1.0, lo=0, hi=600),
         backoff_max=num(conn_id, "backoff_max", extra.get("backoff_max"), 30.0, lo=0, hi=3600),
         # Clamped rather than refused: it is a tuning knob, any value works.
@@ -182,6 +201,26 @@ def backoff_seconds(attempt: int, settings: HookSettings, rng: random.Random) ->
     """Exponential backoff with equal jitter for retry ``attempt`` (1-based), capped at ``backoff_max``."""
     ceiling = min(settings.backoff_max, settings.backoff_base * (2 ** (attempt - 1)))
     return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+def next_retry_wait(
+    settings: HookSettings, *, attempts: int, elapsed: float, retry_after: float | None, rng: random.Random
+) -> float | None:
+    """Seconds to wait before the next attempt, or ``None`` when the request must give up.
+
+    It gives up when ``max_retries`` (if set) retries were made, or when waiting would take the time
+    since the request's first attempt past ``retry_budget``.
+
+    :param attempts: attempts made so far (all failed).
+    :param elapsed: seconds since the first attempt.
+    :param retry_after: the server's ``Retry-After``, which replaces the backoff when present.
+    """
+    if settings.max_retries is not None and attempts > settings.max_retries:
+        return None
+    wait = retry_after if retry_after is not None else backoff_seconds(attempts, settings, rng)
+    if elapsed + wait > settings.retry_budget:
+        return None
+    return wait
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
@@ -252,28 +291,45 @@ def error_fields(response: requests.Response, secrets: tuple[str, ...]) -> dict[
     }
 
 
-def decode_json(response: requests.Response, secrets: tuple[str, ...]) -> Any:
-    """Parse a 2xx body; HTML, empty, truncated or non-JSON bodies raise a clear error.
+def body_facts(content: bytes, content_type: str | None) -> dict[str, Any]:
+    """What an error may keep of a 2xx body: size, content type and a sha256 prefix, never its text."""
+    return {
+        "body_bytes": len(content),
+        "content_type": (content_type or "")[:100] or None,
+        "body_sha256": hashlib.sha256(content).hexdigest()[:BODY_SHA256_CHARS],
+    }
 
-    :raises QticketsResponseError: the body is not JSON.
+
+class UndecodableBody(Exception):  # noqa: N818 - an outcome the retry loop handles, not an error raised to callers
+    """A 2xx body that is not JSON; ``problem`` and ``parse_error`` never quote the body.
+
+    :param problem: what the body was (``an HTML page``, ``an empty body``, ``a body that is not valid JSON``).
+    :param parse_error: the decoder's message and position, when it got that far.
     """
-    # The error fields (sanitised URL, body preview) are built only when raising: not for every good page.
+
+    def __init__(self, problem: str, parse_error: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.parse_error = parse_error
+
+
+def decode_json(response: requests.Response) -> Any:
+    """Parse a 2xx body.
+
+    :raises UndecodableBody: HTML, empty, truncated or non-JSON body (a proxy page or a cut connection:
+        worth another attempt).
+    """
     if _looks_like_html(response):
-        raise QticketsResponseError(
-            "QTickets answered with an HTML page instead of JSON: check the base URL and endpoint path",
-            **error_fields(response, secrets),
-        )
+        raise UndecodableBody("an HTML page instead of JSON", "HTML, not JSON")
     if not response.content.strip():
-        raise QticketsResponseError("QTickets answered with an empty body where JSON was expected",
-                                    **error_fields(response, secrets))
+        raise UndecodableBody("an empty body", "no JSON document")
     try:
         return orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
-        raise QticketsResponseError(
-            f"QTickets answered with a body that is not valid JSON (truncated or not JSON: {exc}); "
-            "a retry of the task may succeed if the connection was cut",
-            **error_fields(response, secrets),
-        ) from None
+        # Only the decoder's fixed message and the numbers: str(exc) is the same today, but a future
+        # decoder could quote the document, and the body may hold buyers' personal data.
+        detail = f"{str(exc.msg)[:120]} at char {exc.pos} (line {exc.lineno}, column {exc.colno})"
+        raise UndecodableBody("a body that is not valid JSON (truncated or not JSON)", detail) from None
 
 
 def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]) -> None:

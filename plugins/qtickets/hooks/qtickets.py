@@ -1,7 +1,8 @@
 """Hooks for the QTickets REST API (organiser token) and the Partners API (partner key).
 
 Both sit on :class:`~airflow.providers.http.hooks.http.HttpHook` for the connection type, but keep one
-cached ``requests.Session`` per hook, a default timeout on every request, bounded retries, and never
+cached ``requests.Session`` per hook, a default timeout on every request, retries bounded by a time
+budget per request, and never
 turn connection extras into headers (HttpHook does, and int extras break every request).
 """
 
@@ -30,6 +31,7 @@ from qtickets.exceptions import (
     QticketsPartnersError,
     QticketsResponseError,
     QticketsTransientError,
+    QticketsUndecodableBodyError,
 )
 from qtickets.hooks._http import (
     BODY_PREVIEW_CHARS,
@@ -37,8 +39,10 @@ from qtickets.hooks._http import (
     RETRYABLE_STATUSES,
     HookSettings,
     RequestStats,
-    backoff_seconds,
+    UndecodableBody,
+    body_facts,
     decode_json,
+    next_retry_wait,
     raise_for_client_error,
     redact,
     request_id_of,
@@ -91,12 +95,13 @@ class QticketsHook(HttpHook):
     """Read the QTickets REST API v1 with the organiser token of an Airflow connection.
 
     Connection: Host = base URL (``https://qtickets.ru/api/rest/v1``), Password = API token. Extras
-    (settings, never headers): ``timeout`` (60), ``connect_timeout`` (10), ``max_retries`` (5),
-    ``backoff_base`` (1.0), ``backoff_max`` (30), ``concurrency`` (4, 1-16), ``filter_transport``
-    (``get_body`` | ``get_query``), ``post_fallback`` (false).
+    (settings, never headers): ``timeout`` (60), ``connect_timeout`` (10), ``retry_budget`` (600 s per
+    request, 0-86400), ``max_retries`` (unset: no count cap), ``backoff_base`` (1.0), ``backoff_max`` (30),
+    ``concurrency`` (4, 1-16), ``filter_transport`` (``get_body`` | ``get_query``), ``post_fallback`` (false).
 
     :param qtickets_conn_id: Airflow connection id.
     :param sleep: function used to wait between retries (inject a no-op in tests).
+    :param clock: monotonic clock, in seconds, that measures a request's retry budget (inject a fake in tests).
     """
 
     conn_name_attr = "qtickets_conn_id"
@@ -105,11 +110,16 @@ class QticketsHook(HttpHook):
     hook_name = "QTickets REST API"
 
     def __init__(
-        self, *, qtickets_conn_id: str = default_conn_name, sleep: Callable[[float], Any] = time.sleep
+        self,
+        *,
+        qtickets_conn_id: str = default_conn_name,
+        sleep: Callable[[float], Any] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(method="GET", http_conn_id=qtickets_conn_id, tcp_keep_alive=False)
         self.qtickets_conn_id = qtickets_conn_id
         self._sleep = sleep
+        self._clock = clock
         self._rng = random.Random()
         self.stats = RequestStats()
 
@@ -197,71 +207,118 @@ class QticketsHook(HttpHook):
         self, method: str, endpoint: str, *, params: dict[str, Any] | None = None, body: Any = None,
         page: int | None = None,
     ) -> Any:
-        """Send with bounded retries and return the decoded JSON.
+        """Send with retries bounded by ``retry_budget`` (and ``max_retries``, if set); return the decoded JSON.
 
         A hand-written loop rather than tenacity: the wait depends on the response (``Retry-After``),
-        the final error must carry that response's status and body, and the sleep is injectable.
+        the final error must carry that response's status and body facts, and sleep and clock are injectable.
 
-        :raises QticketsTransientError: 429/5xx/timeouts outlived ``max_retries``.
+        :raises QticketsTransientError: 429/5xx/timeouts/connection errors outlived the retry budget
+            (:class:`QticketsUndecodableBodyError` when the last answer was a 2xx body that is not JSON).
         :raises QticketsApiError: a non-retryable answer (typed by status).
         """
         settings = self.settings
         url = self._url(endpoint)
         safe_path = sanitize_url(url, self._secrets)
-        attempts = settings.max_retries + 1
-        for attempt in range(1, attempts + 1):
+        where = f"{safe_path}{f' page={page}' if page else ''}"
+        started = self._clock()
+        waited = 0.0
+        attempts = 0
+        while True:
+            attempts += 1
             self.stats.add("requests")
-            log.info("QTickets %s %s%s", method, safe_path, f" page={page}" if page else "")
+            log.info("QTickets %s %s", method, where)
             response: requests.Response | None = None
+            undecodable: UndecodableBody | None = None
             try:
                 response = self._send(method, url, params=params, body=body)
             except RETRYABLE_EXCEPTIONS as exc:
                 reason = f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
             else:
-                if response.status_code not in RETRYABLE_STATUSES:
-                    if 200 <= response.status_code < 300:
-                        return decode_json(response, self._secrets)
+                status = response.status_code
+                if 200 <= status < 300:
+                    try:
+                        return decode_json(response)
+                    except UndecodableBody as exc:
+                        undecodable = exc
+                        reason = f"HTTP {status} with {exc.problem}"
+                elif status in RETRYABLE_STATUSES:
+                    reason = f"HTTP {status}"
+                else:
                     raise_for_client_error(response, self._secrets)
-                reason = f"HTTP {response.status_code}"
-            if attempt == attempts:
-                self._raise_transient(method, safe_path, reason, response, attempts)
-            wait = (retry_after_seconds(response) if response is not None else None)
+            # The waits count even when the injected sleep does not really wait: a no-op sleep in a test
+            # (or a frozen clock) must not turn the budget into an endless loop.
+            elapsed = max(self._clock() - started, waited)
+            retry_after = retry_after_seconds(response) if response is not None else None
+            wait = next_retry_wait(settings, attempts=attempts, elapsed=elapsed, retry_after=retry_after,
+                                   rng=self._rng)
             if wait is None:
-                wait = backoff_seconds(attempt, settings, self._rng)
+                self._raise_transient(method, safe_path, where, reason, response, undecodable, attempts, elapsed)
             self.stats.add("retries")
+            cap = f"/{settings.max_retries}" if settings.max_retries is not None else ""
             log.warning(
-                "QTickets %s %s failed (%s); retry %s/%s in %.1f s",
-                method, safe_path, reason, attempt, settings.max_retries, wait,
+                "QTickets %s %s attempt %s failed (%s); retry %s%s in %.1f s, %.0f s of the %.0f s "
+                "retry budget left",
+                method, where, attempts, reason, attempts, cap, wait,
+                max(settings.retry_budget - elapsed, 0.0), settings.retry_budget,
             )
             self._sleep(wait)
-        raise AssertionError("unreachable")  # pragma: no cover
+            waited += wait
 
     def _raise_transient(
-        self, method: str, safe_path: str, reason: str, response: requests.Response | None, attempts: int
+        self, method: str, safe_path: str, where: str, reason: str, response: requests.Response | None,
+        undecodable: UndecodableBody | None, attempts: int, elapsed: float,
     ) -> None:
-        fields: dict[str, Any] = {"url": safe_path}
+        """Raise the error of a request that gave up; ``where`` is the sanitised path plus the page."""
+        settings = self.settings
+        fields: dict[str, Any] = {"url": safe_path, "attempts": attempts, "elapsed_s": round(elapsed, 3)}
         if response is not None:
             fields.update(
                 status=response.status_code,
-                code=vendor_code_of(response, self._secrets),
                 request_id=request_id_of(response),
                 url=sanitize_url(response.url or safe_path, self._secrets),
+            )
+        if settings.max_retries is not None and attempts > settings.max_retries:
+            limit = (f"max_retries={settings.max_retries} reached ({elapsed:.0f} s of the "
+                     f"{settings.retry_budget:.0f} s retry_budget used)")
+        else:
+            limit = f"the retry_budget of {settings.retry_budget:.0f} s is spent"
+        todo = ("the task retry will start again later; if the API is often down this long, raise the "
+                f"connection extra retry_budget on {settings.conn_id!r} (up to 86400 s) or the task's "
+                "retries/retry_delay")
+        if undecodable is not None and response is not None:
+            # A 2xx body can hold buyers' personal data: keep its size, type and digest, never its text.
+            raise QticketsUndecodableBodyError(
+                f"QTickets {method} {where} still failing after {attempts} attempts over {elapsed:.0f} s "
+                f"({reason}: {undecodable.parse_error}); {limit}. A proxy or maintenance page, a cut "
+                f"connection or a wrong base URL answers like this: {todo}; check the base URL if it never "
+                "parses",
+                parse_error=undecodable.parse_error,
+                **body_facts(response.content, response.headers.get("Content-Type")),
+                **fields,
+            )
+        if response is not None:
+            fields.update(
+                code=vendor_code_of(response, self._secrets),
                 body_preview=redact(response.text[:BODY_PREVIEW_CHARS], self._secrets),
             )
         raise QticketsTransientError(
-            f"QTickets {method} {safe_path} still failing after {attempts} attempts ({reason}); "
-            "the task retry will try again later",
+            f"QTickets {method} {where} still failing after {attempts} attempts over {elapsed:.0f} s "
+            f"({reason}); {limit}: {todo}",
             **fields,
         )
 
     def _envelope_error(self, endpoint: str, message: str, payload: Any) -> QticketsResponseError:
-        """A 2xx JSON body whose shape breaks the API contract."""
+        """A 2xx JSON body whose shape breaks the API contract.
+
+        No body text (it may hold buyers' personal data): ``message`` names the shape, and the body facts
+        are those of the decoded JSON re-encoded compactly (``content_type`` says so).
+        """
         return QticketsResponseError(
             message,
             status=200,
             code=None,
             url=sanitize_url(self._url(endpoint), self._secrets),
-            body_preview=redact(_json_text(payload)[:BODY_PREVIEW_CHARS], self._secrets),
+            **body_facts(orjson.dumps(payload), "application/json (re-encoded)"),
         )
 
     def request_json(self, method: str, endpoint: str, *, body: dict[str, Any] | None = None) -> Any:
@@ -407,6 +464,7 @@ class QticketsPartnersHook(QticketsHook):
     :param qtickets_partners_conn_id: Airflow connection id (Host = ``https://qtickets.ru/api/partners/v1``,
         Password = partner key issued by QTickets support).
     :param sleep: function used to wait between retries.
+    :param clock: monotonic clock that measures a request's retry budget.
     """
 
     conn_name_attr = "qtickets_partners_conn_id"
@@ -419,8 +477,9 @@ class QticketsPartnersHook(QticketsHook):
         *,
         qtickets_partners_conn_id: str = default_conn_name,
         sleep: Callable[[float], Any] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(qtickets_conn_id=qtickets_partners_conn_id, sleep=sleep)
+        super().__init__(qtickets_conn_id=qtickets_partners_conn_id, sleep=sleep, clock=clock)
         self.qtickets_partners_conn_id = qtickets_partners_conn_id
 
     def _partners_call(self, endpoint: str, body: dict[str, Any]) -> Any:

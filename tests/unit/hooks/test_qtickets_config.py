@@ -41,18 +41,19 @@ def test_class_attributes() -> None:
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     _set_conn(monkeypatch)
     s = QticketsHook().settings
-    assert (s.base_url, s.timeout, s.max_retries, s.backoff_base, s.backoff_max) == (
-        BASE, (10.0, 60.0), 5, 1.0, 30.0)
+    assert (s.base_url, s.timeout, s.retry_budget, s.max_retries, s.backoff_base, s.backoff_max) == (
+        BASE, (10.0, 60.0), 600.0, None, 1.0, 30.0)  # the budget bounds retries; no count cap
     assert (s.concurrency, s.filter_transport, s.post_fallback) == (4, "get_body", False)
 
 
 def test_all_arguments_from_string_extras(monkeypatch: pytest.MonkeyPatch) -> None:
     extra = {"timeout": "7.5", "connect_timeout": "3", "max_retries": "2", "backoff_base": "0.5",
-             "backoff_max": "4", "concurrency": "99", "filter_transport": "GET_QUERY", "post_fallback": "true"}
+             "backoff_max": "4", "concurrency": "99", "filter_transport": "GET_QUERY", "post_fallback": "true",
+             "retry_budget": "90"}
     _set_conn(monkeypatch, extra=extra)
     s = QticketsHook().settings
     assert s.timeout == (3.0, 7.5)
-    assert (s.max_retries, s.backoff_base, s.backoff_max) == (2, 0.5, 4.0)
+    assert (s.retry_budget, s.max_retries, s.backoff_base, s.backoff_max) == (90.0, 2, 0.5, 4.0)
     assert s.concurrency == 16  # clamped
     assert (s.filter_transport, s.post_fallback) == ("get_query", True)
 
@@ -85,6 +86,14 @@ def test_base_url(host: str, schema: str | None, port: int | None, expected: str
                      id="bad transport"),
         pytest.param({"extra": {"post_fallback": "maybe"}}, r"'post_fallback' must be true or false",
                      id="bad bool"),
+        pytest.param({"extra": {"retry_budget": -1}}, r"'retry_budget'=-1 is out of range \[0, 86400",
+                     id="negative budget"),
+        pytest.param({"extra": {"retry_budget": 86401}}, r"'retry_budget'=86401 is out of range",
+                     id="budget over a day"),
+        pytest.param({"extra": {"retry_budget": "ten minutes"}}, r"extra 'retry_budget' must be a number",
+                     id="budget not a number"),
+        pytest.param({"extra": {"max_retries": -1}}, r"'max_retries'=-1 is out of range", id="negative cap"),
+        pytest.param({"extra": {"max_retries": 2.5}}, r"'max_retries' must be a whole number", id="fractional cap"),
     ],
 )
 def test_config_errors(monkeypatch: pytest.MonkeyPatch, fields: dict, message: str) -> None:
@@ -94,6 +103,21 @@ def test_config_errors(monkeypatch: pytest.MonkeyPatch, fields: dict, message: s
         with pytest.raises(QticketsConfigError, match=message):
             hook.request_json("GET", "orders")
         assert m.call_count == 0  # never a request with "Bearer " and nothing after it
+
+
+@pytest.mark.parametrize(
+    ("extra", "budget", "cap"),
+    [
+        pytest.param({}, 600.0, None, id="defaults"),
+        pytest.param({"retry_budget": 0, "max_retries": 0}, 0.0, 0, id="zero: no retries"),
+        pytest.param({"retry_budget": 86400, "max_retries": "7"}, 86400.0, 7, id="upper budget, string cap"),
+        pytest.param({"retry_budget": "", "max_retries": ""}, 600.0, None, id="blank URI extras are unset"),
+        pytest.param({"max_retries": None}, 600.0, None, id="null cap"),
+    ],
+)
+def test_retry_budget_and_cap(extra: dict, budget: float, cap: int | None) -> None:
+    s = settings_from_connection("c", host=BASE, schema=None, port=None, password="t", extra=extra)
+    assert (s.retry_budget, s.max_retries) == (budget, cap)
 
 
 def test_config_error_also_fails_test_connection(monkeypatch: pytest.MonkeyPatch) -> None:
