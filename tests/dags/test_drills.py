@@ -1,0 +1,170 @@
+"""Fault drills: the DAG (``dag.test``) against the sandbox over real sockets and embedded ClickHouse,
+with the vendor behaving as a live account does — data changing between and during runs, failures
+mid-window, a flaky API — and assertions on the numbers that land, not only on the run state.
+
+Expected numbers come from the vendor's own payloads (``tests.dags.vendor``), never from the code
+under test. A scheduled run is ``dag.test(logical_date=X)``: its data interval ends at ``X``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from tests.dags.conftest import conf, runnable
+from tests.dags.vendor import _all_orders, _expected_sales, _query, _states
+
+pytestmark = [pytest.mark.dag, pytest.mark.integration]
+
+QUARTER = timedelta(minutes=15)
+HISTORY_HOURS = 24 * 365 * 7
+
+
+def _quarter_floor(value: datetime) -> datetime:
+    return value.replace(minute=value.minute - value.minute % 15, second=0, microsecond=0)
+
+
+def _conn(server, **extra) -> str:
+    return json.dumps({"conn_type": "qtickets", "host": server.rest_url, "password": server.token,
+                       "extra": {"timeout": 5, "backoff_base": 0.01, "backoff_max": 0.05, **extra}})
+
+
+@pytest.fixture
+def env(sandbox, embedded_clickhouse, monkeypatch):
+    """The per-test sandbox (300 orders, real clock) with patient but fast retries."""
+    monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", _conn(sandbox, max_retries=2, retry_budget=2))
+    return sandbox
+
+
+def _vendor_sales_before(sandbox, end: datetime) -> tuple[int, Decimal, set[int]]:
+    """Tickets sold, revenue and order ids of the vendor's orders last changed before ``end``: what a
+    warehouse that has read the timeline up to ``end`` must hold."""
+    orders = [o for o in _all_orders(sandbox) if datetime.fromisoformat(o["updated_at"]) < end]
+    tickets, revenue = _expected_sales(orders)
+    return tickets, revenue, {o["id"] for o in orders}
+
+
+def _warehouse_sales() -> tuple[int, Decimal, set[int]]:
+    (tickets, revenue), = _query("SELECT sum(tickets_sold), sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily")
+    ids = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
+    return int(tickets or 0), Decimal(revenue or 0), ids
+
+
+def _old_orders(sandbox, before: datetime) -> tuple[list[dict], list[dict]]:
+    """Paid-and-active and pending orders last changed well before ``before`` (safe to change now)."""
+    orders = [o for o in _all_orders(sandbox) if datetime.fromisoformat(o["updated_at"]) < before - timedelta(days=1)]
+    paid = [o for o in orders if o["payed"] and o["deleted_at"] is None
+            and all(b["refunded_at"] is None and b["deleted_at"] is None for b in o["baskets"])]
+    pending = [o for o in orders if not o["payed"] and o["deleted_at"] is None]
+    return paid, pending
+
+
+def _change_orders(sandbox, at: list[datetime], paid: list[dict], pending: list[dict]) -> None:
+    """The vendor's changes at the instants ``at``: refunds of old orders, reserved orders paid, new orders."""
+    for i, moment in enumerate(at):
+        sandbox.data.refund_order(paid[i]["id"], moment)
+        if i < len(pending):
+            sandbox.data.pay_order(pending[i]["id"], moment)
+        sandbox.data.add_orders(1, moment, paid=True)
+
+
+def _history_then_outage(dag, sandbox):
+    """A history load ending two quarters ago; returns (end of history, end of the current quarter)."""
+    now = datetime.now(UTC)
+    current = _quarter_floor(now)
+    history_end = current - 2 * QUARTER
+    run = dag.test(logical_date=history_end, run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
+    assert str(run.state) == "success", _states(run)
+    return history_end, current
+
+
+def test_a_failed_run_loses_nothing_once_the_next_scheduled_run_succeeds(dagbag, env):
+    dag = runnable(dagbag)
+    history_end, current = _history_then_outage(dag, env)
+    paid, pending = _old_orders(env, history_end)
+    failed_interval_end = current - QUARTER
+    # The failed run's own interval [history_end, current - 15 min): the vendor changes orders in it
+    # before the run, the run fails on truncated /orders bodies, and more changes arrive after it.
+    _change_orders(env, [history_end + timedelta(minutes=2), history_end + timedelta(minutes=4)], paid, pending)
+    env.faults.truncate_next(1_000_000, match="/orders")
+    failed = dag.test(logical_date=failed_interval_end, run_conf=conf(datasets=["orders"]))
+    assert str(failed.state) == "failed"
+    assert _states(failed)["load_orders"] == "failed"
+    _change_orders(env, [history_end + timedelta(minutes=9), history_end + timedelta(minutes=11)], paid[2:],
+                   pending[2:])
+    env.faults.clear()
+
+    # catchup is off: the next run is the current quarter's, not the failed one again.
+    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+    assert str(run.state) == "success", _states(run)
+
+    tickets, revenue, ids = _vendor_sales_before(env, current)
+    assert _warehouse_sales() == (tickets, revenue, ids)
+
+
+def test_a_skipped_interval_loses_nothing(dagbag, env):
+    dag = runnable(dagbag)
+    history_end, current = _history_then_outage(dag, env)
+    paid, pending = _old_orders(env, history_end)
+    # No run at all for [history_end, current - 15 min) (scheduler down), while the vendor changes orders.
+    _change_orders(env, [history_end + timedelta(minutes=m) for m in (1, 6, 13)], paid, pending)
+
+    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+    assert str(run.state) == "success", _states(run)
+
+    tickets, revenue, ids = _vendor_sales_before(env, current)
+    assert _warehouse_sales() == (tickets, revenue, ids)
+    spans = _query("SELECT toUnixTimestamp(range_start), toUnixTimestamp(range_end) FROM {{ db }}.meta_coverage "
+                   "WHERE dataset = 'orders' ORDER BY range_start")
+    assert spans[-1][1] == int(current.timestamp())
+    assert all(a_end >= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), spans
+
+
+def test_coverage_check_fails_the_run_and_names_the_hole(dagbag, env):
+    dag = runnable(dagbag)
+    history_end, current = _history_then_outage(dag, env)
+    # Someone deletes a stretch of the ledger (as if a load had never finished there): the next run
+    # reads it again; a ledger hole the load cannot fill (the orders load was not run) fails the checks.
+    _query("ALTER TABLE {{ db }}.meta_coverage DELETE WHERE 1 SETTINGS mutations_sync = 2")
+    from qtickets.hooks.clickhouse import ClickHouseHook
+    from qtickets.warehouse.coverage import COLUMNS
+
+    def row(start: datetime, end: datetime, version: int) -> tuple:
+        return ("orders", int(start.timestamp()), int(end.timestamp()), "by-hand", int(end.timestamp()), version)
+
+    with ClickHouseHook(clickhouse_conn_id="clickhouse_default") as ch:
+        ch.insert("meta_coverage", COLUMNS, [row(history_end - timedelta(days=2), history_end - timedelta(days=1), 1),
+                                             row(history_end - timedelta(hours=20), current, 2)])
+    run = dag.test(logical_date=current, run_conf=conf(datasets=["events"]))
+    assert str(run.state) == "failed"
+    assert _states(run)["run_checks"] == "failed"
+    (message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
+                         {"r": run.run_id})
+    hole_start = (history_end - timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    assert "orders_coverage" in message and hole_start in message, message
+
+    healed = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
+    assert str(healed.state) == "success", _states(healed)
+
+
+def test_a_flaky_vendor_costs_retries_not_the_run(dagbag, embedded_clickhouse, monkeypatch):
+    """Two requests in three answer 503 (seeded), at concurrency 4, over a window of 30 pages: the run
+    completes in one task attempt with every order exactly once."""
+    from sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(orders=1500, seed=5, error_rate=2 / 3)) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", _conn(server, concurrency=4))
+        run = runnable(dagbag).test(logical_date=None, run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
+        assert str(run.state) == "success", _states(run)
+        assert {ti.task_id: ti.try_number for ti in run.get_task_instances()}["load_orders"] == 1
+        failures, pages = server.log.count("/orders", status=503), server.log.count("/orders", status=200)
+        server.faults.error_rate = 0.0
+        expected_tickets, expected_revenue, expected_ids = _vendor_sales_before(server, datetime.now(UTC))
+
+    assert pages >= 30 and failures >= pages, (pages, failures)
+    (rows, distinct), = _query("SELECT count(), uniqExact(order_id) FROM {{ db }}.stg_qtickets_api_orders_raw")
+    assert rows == distinct == len(expected_ids)
+    assert _warehouse_sales() == (expected_tickets, expected_revenue, expected_ids)
