@@ -36,6 +36,10 @@ from qtickets.notifications import deadline_alert, on_dag_failure, on_task_failu
 from qtickets.params import RunParams, resolve_window
 
 POOL = "qtickets_api"
+# One slot, shared by every DAG built here: two runs (a backfill and a scheduled run, or qtickets_api
+# and qtickets_api_history) never rebuild the same facts at once, so a rebuild started before another
+# run loaded a refund cannot publish over that run's newer build (ADR 0006).
+PUBLISH_POOL = "qtickets_publish"
 START_DATE = datetime(2026, 11, 1, tzinfo=UTC)
 RUN_DEADLINE = timedelta(minutes=30)
 
@@ -118,7 +122,7 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
                 return pipeline.load_dataset(dataset, params=params, window=_window(context, params),
                                              run_id=context["run_id"])
 
-        @task(trigger_rule=TriggerRule.ALL_DONE)
+        @task(trigger_rule=TriggerRule.ALL_DONE, pool=PUBLISH_POOL)
         def rebuild_facts(loads: list[dict[str, Any] | None]) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowSkipException
 

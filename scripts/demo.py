@@ -172,6 +172,8 @@ def standalone(args: argparse.Namespace) -> int:
     subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run([airflow, "pools", "set", "qtickets_api", "4", "QTickets vendor API"], check=True,
                    stdout=subprocess.DEVNULL)
+    subprocess.run([airflow, "pools", "set", "qtickets_publish", "1", "One fact rebuild at a time"], check=True,
+                   stdout=subprocess.DEVNULL)
     af = subprocess.Popen([airflow, "standalone"], start_new_session=True)
     try:
         return af.wait()

@@ -21,7 +21,10 @@ def _int_field(label: str, description: str, default: int | float | None) -> dic
 _HTTP_FIELDS: dict[str, Any] = {
     "timeout": _int_field("Read timeout (s)", "Seconds to wait for a response before retrying.", 60),
     "connect_timeout": _int_field("Connect timeout (s)", "Seconds to wait for the TCP/TLS connection.", 10),
-    "max_retries": _int_field("Max retries", "Retries for 429, 5xx, timeouts and connection errors.", 5),
+    "retry_budget": _int_field("Retry budget (s)", "How long one request keeps retrying 429, 5xx, timeouts, "
+                               "connection errors and unreadable 200 bodies before the task fails.", 600),
+    "max_retries": _int_field("Max retries (optional cap)", "Empty: no count cap, the retry budget bounds "
+                              "the retries. A number also caps them.", None),
     "backoff_base": _int_field("Backoff base (s)", "First retry wait; doubles each retry, with jitter.", 1.0),
     "backoff_max": _int_field("Backoff max (s)", "Longest wait between retries.", 30),
     "concurrency": _int_field("Concurrent page requests", "Pages fetched in parallel once the total is known (1-16).", 4),

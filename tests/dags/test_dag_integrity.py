@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -63,6 +64,19 @@ def test_tasks_and_dependencies(dagbag):
     assert set(dag.leaves) == {dag.get_task("record_run"), dag.get_task("finish")}
     for load in loads:
         assert dag.get_task(load).pool == "qtickets_api"
+
+
+def test_every_dag_publishes_facts_through_one_shared_single_slot_pool(dagbag):
+    """Two runs never rebuild the facts at once, whichever DAGs they belong to (ADR 0006); the pool's
+    single slot is created wherever the pools are (compose init, make airflow, the scheduler test)."""
+    from qtickets_api import PUBLISH_POOL
+
+    pools = {dagbag.get_dag(d).get_task("rebuild_facts").pool for d in ("qtickets_api", "qtickets_api_history")}
+    assert pools == {PUBLISH_POOL}
+    root = Path(__file__).resolve().parents[2]
+    for place in ("docker-compose.yaml", "scripts/demo.py", "tests/dags/test_scheduler.py"):
+        text = (root / place).read_text()
+        assert f"pools set {PUBLISH_POOL} 1 " in text or f'"{PUBLISH_POOL}", "1"' in text, place
 
 
 def test_history_dag_reads_orders_by_day(dagbag):

@@ -129,6 +129,7 @@ def scheduler_env(tmp_path, qtickets_env, fake_slack) -> dict[str, str]:
     })
     _airflow(env, "db", "migrate")
     _airflow(env, "pools", "set", "qtickets_api", "4", "QTickets vendor API")
+    _airflow(env, "pools", "set", "qtickets_publish", "1", "One fact rebuild at a time")
     return env
 
 

@@ -158,6 +158,7 @@ def test_init_migrates_creates_the_pool_and_seeds_the_admin_password(resolved: d
     assert "airflow db migrate" in script
     assert 'airflow pools set qtickets_api "$${QTICKETS_API_POOL_SLOTS}" "QTickets vendor API"' in script
     assert init["environment"]["QTICKETS_API_POOL_SLOTS"] == "4"
+    assert 'airflow pools set qtickets_publish 1 ' in script  # one rebuild at a time (ADR 0006)
     assert init["environment"]["AIRFLOW_ADMIN_PASSWORD"] == "test-admin-password"
     assert "AIRFLOW_ADMIN_PASSWORD" not in resolved["services"]["airflow-apiserver"]["environment"]
 
