@@ -23,6 +23,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 503 per request")
     p.add_argument("--ignore-filters", action="store_true", help="serve unfiltered data, like the real API did")
     p.add_argument("--no-compat-post", action="store_true", help="answer POST on list endpoints with 503")
+    p.add_argument("--churn-every-pages", type=int, default=0, metavar="N",
+                   help="after every N-th /orders list page, move the lowest-id order already served out of "
+                        "a past window (updated_at = now); 0 = off (default)")
     p.add_argument("--ready-file", type=Path, help="write the base URL here once listening")
     return p.parse_args(argv)
 
@@ -36,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
                                ignore_filters=args.ignore_filters, compat_post=not args.no_compat_post)
     except ValueError as exc:
         raise SystemExit(f"bad option: {exc}") from exc
-    server = SandboxServer(config).start()
+    if args.churn_every_pages < 0:
+        raise SystemExit(f"bad option: --churn-every-pages must be >= 0, got {args.churn_every_pages}")
+    server = SandboxServer(config)
+    server.faults.churn_orders(every_pages=args.churn_every_pages)
+    server.start()
     if args.ready_file:  # written atomically, before the banner, so either signal means "listening"
         tmp = args.ready_file.with_name(args.ready_file.name + ".tmp")
         tmp.write_text(server.url + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import random
 import threading
 import time
@@ -49,6 +50,14 @@ class Faults:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _queue: list[_Scheduled] = field(default_factory=list, repr=False)
     _rng: random.Random = field(default=None, repr=False)  # type: ignore[assignment]
+    #: Orders changed by the churn knob, in the order they were changed (see :meth:`churn_orders`).
+    churned_ids: list[int] = field(default_factory=list)
+    churn_every_pages: int = 0
+    churn_per: int = 1
+    churn_match: str = "/orders"
+    _churn_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _churn_pages: int = field(default=0, repr=False)
+    _churn_served: dict[str, list[int]] = field(default_factory=dict, repr=False)  # listing -> heap of ids
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -75,11 +84,54 @@ class Faults:
         """The next ``n`` requests get an HTML page (``text/html``) with ``status``."""
         self._schedule(_Scheduled("html", n, status=status, match=match))
 
+    def churn_orders(self, every_pages: int = 2, per_churn: int = 1, *, match: str = "/orders") -> None:
+        """Change orders on pages already read, while a client pages through ``/orders``.
+
+        After every ``every_pages``-th ``/orders`` list page served (path containing ``match``), the
+        server sets ``updated_at`` to the sandbox's ``now`` on ``per_churn`` orders that were on pages it
+        already served for the same listing (same ``where`` apart from ``id`` conditions, same
+        ``orderBy``), lowest ids first. That moves them out of a window ending at or before ``now``, so
+        every later record shifts up one place and one slides onto a page already read. The ids changed
+        are appended to :attr:`churned_ids`. ``every_pages=0`` turns the knob off.
+        """
+        if every_pages < 0 or per_churn < 1:
+            raise ValueError(f"churn_orders needs every_pages >= 0 and per_churn >= 1, "
+                             f"got {every_pages} and {per_churn}")
+        with self._churn_lock:
+            self.churn_every_pages, self.churn_per, self.churn_match = every_pages, per_churn, match
+            self._churn_pages = 0
+            self._churn_served.clear()
+
+    def churn_after_page(
+        self, path: str, listing: str, served_ids: list[int],
+        change: Callable[[list[int], int], list[int]],
+    ) -> list[int]:
+        """Note the ids a list page served; on every N-th page, change orders and return their ids.
+
+        ``change(heap, n)`` (given by the server) pops up to ``n`` still-changeable ids, lowest first, from
+        the heap of ids served for ``listing``, changes those orders and returns their ids.
+        """
+        with self._churn_lock:
+            if self.churn_every_pages <= 0 or self.churn_match not in path:
+                return []
+            heap = self._churn_served.setdefault(listing, [])
+            for order_id in served_ids:
+                heapq.heappush(heap, order_id)
+            self._churn_pages += 1
+            if self._churn_pages % self.churn_every_pages:
+                return []
+            changed = change(heap, self.churn_per)
+            self.churned_ids.extend(changed)
+            return changed
+
     def clear(self) -> None:
-        """Drop every scheduled fault and reset the knobs to a healthy server."""
+        """Drop every scheduled fault and reset the knobs to a healthy server (``churned_ids`` is kept)."""
         with self._lock:
             self._queue.clear()
             self.latency_ms, self.error_rate, self.ignore_filters = 0.0, 0.0, False
+        with self._churn_lock:
+            self.churn_every_pages, self._churn_pages = 0, 0
+            self._churn_served.clear()
 
     def take(self, path: str, *, kinds: tuple[str, ...]) -> _Scheduled | None:
         """Consume one scheduled fault of one of ``kinds`` matching ``path`` (``None`` if none)."""

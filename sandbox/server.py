@@ -9,6 +9,8 @@ in which case it gets that same 503.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import json
 import logging
 import re
@@ -192,11 +194,63 @@ class SandboxServer:
                    self.data.version)
             hit = self._cache.get(key)
             if hit is None:
+                derived = self._id_range(resource, where, order_by)
+                if derived is not None:
+                    return derived  # not cached: cheap, and keyset reads would evict the listings
                 hit = run_query(self._collections[resource], where, order_by)
                 if len(self._cache) > 64:
                     self._cache.clear()
                 self._cache[key] = hit
             return hit
+
+    def _id_range(self, resource: str, where: Any, order_by: Any) -> list[int] | None:
+        """Orders matching a listing plus ``id`` bounds, cut by bisect from the listing without them.
+
+        Only for ``orderBy`` id asc (or none, which is position order = id order) and integer bounds
+        (``>``, ``>=``, ``<``, ``<=``); ``None`` otherwise. Keyset reads (``id > last id``) then cost a
+        bisect of the cached listing instead of a scan of every order (~1.5 s at 126 000 orders).
+        """
+        if resource != "orders" or not isinstance(where, list) or order_by not in (None, {"id": "asc"}):
+            return None
+        bounds = [c for c in where if isinstance(c, dict) and c.get("column") == "id"]
+        if not bounds or any(str(c.get("operator", "=")).lower() not in ("<", ">", "<=", ">=")
+                             or type(c.get("value")) is not int for c in bounds):
+            return None
+        base = self.query(resource, [c for c in where if c not in bounds], order_by)
+        lo, hi, key = 0, len(base), self.data.order_id
+        for c in bounds:
+            op, value = str(c["operator"]).lower(), c["value"]
+            if op == ">":
+                lo = max(lo, bisect.bisect_right(base, value, key=key))
+            elif op == ">=":
+                lo = max(lo, bisect.bisect_left(base, value, key=key))
+            elif op == "<":
+                hi = min(hi, bisect.bisect_left(base, value, key=key))
+            else:
+                hi = min(hi, bisect.bisect_right(base, value, key=key))
+        return base[lo:hi] if lo < hi else []
+
+    def _carry_cache(self, old_version: int, touched: list[int]) -> None:
+        """After ``touched`` orders changed only their ``updated_at``, move the cached order listings of
+        ``old_version`` to the new version by re-testing just those orders (not every order).
+
+        A listing sorted on ``updated_at``, or one that a touched order newly joins, is dropped instead
+        (recomputed on its next read). Caller holds ``data.lock``.
+        """
+        coll = self._collections["orders"]
+        view = Collection(coll.name, lambda: len(touched), lambda j: coll.build(touched[j]), coll.columns,
+                          index={name: (lambda j, get=get: get(touched[j])) for name, get in coll.index.items()})
+        for key in [k for k in self._cache if k[0] == "orders" and k[3] == old_version]:
+            hit = self._cache.pop(key)
+            resource, where, order_by, _ = key
+            if "updated_at" in order_by:
+                continue
+            still = {touched[j] for j in run_query(view, json.loads(where), None)}
+            if still - set(hit):
+                continue
+            gone = set(touched) - still
+            self._cache[(resource, where, order_by, self.data.version)] = (
+                [p for p in hit if p not in gone] if gone else hit)
 
     # ------------------------------------------------------------------ routes
     def list_page(self, resource: str, params: dict[str, Any], method: str) -> Reply:
@@ -219,7 +273,29 @@ class SandboxServer:
         coll = self._collections[resource]
         with self.data.lock:
             rows = [coll.build(i) for i in positions[(page - 1) * per: page * per]]
+        if resource == "orders" and self.faults.churn_every_pages > 0:
+            # The page is built: changing orders now is "after this page was served".
+            listing = json.dumps([[c for c in where if not (isinstance(c, dict) and c.get("column") == "id")]
+                                  if isinstance(where, list) else where, order_by], sort_keys=True, default=str)
+            self.faults.churn_after_page(f"/api/rest/v1/{resource}", listing, [r["id"] for r in rows],
+                                         self._churn_change)
         return Reply(200, {"data": rows, "paging": {"perPage": per, "currentPage": page, "total": len(positions)}})
+
+    def _churn_change(self, served: list[int], n: int) -> list[int]:
+        """Pop up to ``n`` served order ids (lowest first) still updated before ``now``; touch them to ``now``."""
+        d = self.data
+        picked: list[int] = []
+        with d.lock:
+            while served and len(picked) < n:
+                order_id = heapq.heappop(served)
+                i = d.order_index(order_id)
+                if i is not None and d.o_updated[i] < d.now and order_id not in picked:
+                    picked.append(order_id)
+            if picked:
+                old_version = d.version
+                d.touch_orders(len(picked), d.now, order_ids=picked)
+                self._carry_cache(old_version, [d.order_index(order_id) for order_id in picked])
+        return picked
 
     def single(self, resource: str, raw_id: str) -> Reply:
         d = self.data

@@ -80,6 +80,8 @@ class RequestStats:
         self.retries = 0
         self.pages = 0
         self.post_fallbacks = 0
+        self.gap_reads = 0  # gaps between pages re-read by id (records slid onto pages already read)
+        self.gap_records = 0  # records those gap re-reads found
 
     def add(self, name: str, n: int = 1) -> None:
         """Increment counter ``name`` by ``n``."""
@@ -89,7 +91,8 @@ class RequestStats:
     def as_dict(self) -> dict[str, int]:
         """Snapshot of the counters."""
         with self._lock:
-            return {k: getattr(self, k) for k in ("requests", "retries", "pages", "post_fallbacks")}
+            return {k: getattr(self, k) for k in ("requests", "retries", "pages", "post_fallbacks",
+                                                    "gap_reads", "gap_records")}
 
     def __repr__(self) -> str:
         return f"RequestStats({self.as_dict()})"

@@ -399,19 +399,39 @@ class QticketsHook(HttpHook):
     ) -> Iterator[list[dict]]:
         """Yield each page's records (records seen on an earlier page dropped), in page order.
 
+        With ``order_by={"id": "asc"}`` records that slid onto a page already read (the set changed
+        while it was paged) are re-read by id afterwards, and an envelope without ``total`` is read
+        keyset-style (see :func:`qtickets.pagination.iterate_pages`); ``stats.gap_reads`` and
+        ``stats.gap_records`` count those re-reads.
+
         :param endpoint: list endpoint, e.g. ``orders``.
         :param where: vendor conditions ``[{"column", "operator", "value"}]``; datetimes are formatted.
         :param order_by: e.g. ``{"id": "asc"}``.
         :param guard: raise :class:`QticketsFilterIgnoredError` when a record falls outside the window.
         :param extra: more filter keys sent with every page.
-        :raises QticketsPaginationError: the API repeats pages or pages run past their bound.
+        :raises QticketsPaginationError: the API repeats pages, pages run past their bound, or it
+            ignores the ``id`` conditions of a keyset read.
         """
         filters = self._filters(where, order_by, extra)
+
+        def fetch_between(after_id: int, before_id: int | None, number: int) -> Page:
+            """The listing restricted to ``after_id < id < before_id``: its first page, labelled ``number``."""
+            keyset = [*filters.get("where", ()), {"column": "id", "operator": ">", "value": after_id}]
+            if before_id is not None:
+                keyset.append({"column": "id", "operator": "<", "value": before_id})
+            page = self._fetch_page(endpoint, {**filters, "where": keyset}, 1)
+            return Page(number, page.records, per_page=page.per_page, total=page.total,
+                        has_paging=page.has_paging)
+
+        by_id_asc = isinstance(order_by, dict) and [(k, str(v).lower()) for k, v in order_by.items()] == [
+            ("id", "asc")]
         yield from iterate_pages(
             lambda number: self._fetch_page(endpoint, filters, number),
             endpoint=endpoint.strip("/"),
             concurrency=self.settings.concurrency,
             guard=guard,
+            fetch_between=fetch_between if by_id_asc else None,
+            count=self.stats.add,
         )
 
     # -- helpers -----------------------------------------------------------------------------

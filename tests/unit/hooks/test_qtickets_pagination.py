@@ -386,3 +386,244 @@ def test_window_guard_validates_its_window() -> None:
 def test_page_count_formula_matches_vendor_numbers() -> None:
     # 126 213 orders at 50 per page is what the vendor reported; the bound is derived from it.
     assert math.ceil(126213 / 50) == 2525
+
+
+# -- records that move while the pages are read (gap re-reads) ----------------------------------------
+
+
+class ChangingList:
+    """A pure-Python list endpoint ordered by id asc whose filtered set loses records while it is paged.
+
+    ``churn(self)`` runs after every request is served (under the lock) and returns the ids that leave
+    the set (their ``updated_at`` moved past the window end). ``fetch`` serves numbered pages,
+    ``fetch_between`` keyset reads; ``requests`` logs both in serving order.
+    """
+
+    def __init__(self, n: int, per_page: int = 50, *, churn=None, with_total: bool = True) -> None:
+        self.all = [{"id": 1000 + 3 * k, "updated_at": (START + timedelta(minutes=k % 600)).isoformat()}
+                    for k in range(n)]
+        self.live = list(self.all)
+        self.per_page, self.with_total = per_page, with_total
+        self.churn = churn or (lambda _lst: [])
+        self.lock = threading.Lock()
+        self.requests: list[tuple] = []
+        self.served: set[int] = set()
+        self.removed: list[int] = []
+
+    def _serve(self, number: int, matching: list[dict], rows: list[dict], request: tuple) -> Page:
+        self.requests.append(request)
+        self.served.update(r["id"] for r in rows)
+        page = Page(number, [dict(r) for r in rows], per_page=self.per_page,
+                    total=len(matching) if self.with_total else None)
+        leaving = set(self.churn(self))
+        self.removed += sorted(leaving)
+        self.live = [r for r in self.live if r["id"] not in leaving]
+        return page
+
+    def fetch(self, number: int) -> Page:
+        with self.lock:
+            rows = self.live[(number - 1) * self.per_page: number * self.per_page]
+            return self._serve(number, self.live, rows, ("page", number))
+
+    def fetch_between(self, after: int, before: int | None, number: int) -> Page:
+        with self.lock:
+            matching = [r for r in self.live if r["id"] > after and (before is None or r["id"] < before)]
+            return self._serve(number, matching, matching[: self.per_page], ("between", after, before))
+
+    def lowest_served(self, n: int = 1) -> list[int]:
+        """The ``n`` lowest ids already served and still in the set (they shift every later record)."""
+        return sorted(r["id"] for r in self.live if r["id"] in self.served)[:n]
+
+    @property
+    def stayed(self) -> set[int]:
+        """Ids that never left the set: each must be yielded exactly once."""
+        return {r["id"] for r in self.all} - set(self.removed)
+
+    def between_calls(self) -> list[tuple]:
+        return [r[1:] for r in self.requests if r[0] == "between"]
+
+
+def every_nth_request(n: int, per_churn: int = 1):
+    """Churn rule: after every ``n``-th request, the lowest-id records already served leave the set."""
+    def churn(lst: ChangingList) -> list[int]:
+        return lst.lowest_served(per_churn) if len(lst.requests) % n == 0 else []
+    return churn
+
+
+def after_page_one(k: int):
+    """Churn rule: once page 1 is served (before any other page), ``k`` of its records leave the set."""
+    def churn(lst: ChangingList) -> list[int]:
+        return lst.lowest_served(k) if lst.requests == [("page", 1)] else []
+    return churn
+
+
+def _read(lst: ChangingList, *, concurrency: int, keyset: bool = True, guard: WindowGuard | None = None):
+    """Read ``lst`` through iterate_pages: (ids yielded, counters, ids yielded by gap re-reads)."""
+    counts: dict[str, int] = {}
+
+    def count(name: str, n: int) -> None:
+        counts[name] = counts.get(name, 0) + n
+
+    ids: list[int] = []
+    from_gaps: list[int] = []
+    for page in iterate_pages(lst.fetch, endpoint="orders", concurrency=concurrency, guard=guard,
+                              fetch_between=lst.fetch_between if keyset else None, count=count):
+        ids += [r["id"] for r in page]
+        if lst.between_calls():  # gap re-reads start only once every numbered page was yielded
+            from_gaps += [r["id"] for r in page]
+    return ids, counts, from_gaps
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+@pytest.mark.parametrize(("every", "per_churn"), [(1, 1), (2, 1), (3, 2), (5, 4)])
+def test_every_record_that_stayed_is_yielded_exactly_once(concurrency: int, every: int, per_churn: int) -> None:
+    lst = ChangingList(600, churn=every_nth_request(every, per_churn))
+    ids, counts, from_gaps = _read(lst, concurrency=concurrency)
+    assert lst.removed  # the set did change while it was paged
+    assert len(ids) == len(set(ids))
+    assert lst.stayed <= set(ids) <= {r["id"] for r in lst.all}
+    assert counts["gap_reads"] >= 1 and counts.get("gap_records", 0) == len(from_gaps)
+    assert all(lst.requests[i][0] == "page" for i in range(len(lst.requests) - len(lst.between_calls())))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_without_gap_reads_the_same_churn_loses_records(concurrency: int) -> None:
+    """The test above can fail: the fake reproduces the loss when ``fetch_between`` is not given."""
+    lst = ChangingList(600, churn=every_nth_request(2))
+    ids, counts, _ = _read(lst, concurrency=concurrency, keyset=False)
+    assert lst.stayed - set(ids) and not counts
+    if concurrency == 1:
+        # page k+1 starts k // 2 records further than page k ended: exactly those records are lost
+        assert len(lst.stayed - set(ids)) == sum(k // 2 > (k - 1) // 2 for k in range(1, 12))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_departures_after_page_one_slide_records_onto_it(concurrency: int) -> None:
+    """The drill: 3 orders of page 1 change; every later page shifts by 3, so 3 orders slide onto page 1."""
+    slid = [1000 + 3 * k for k in (50, 51, 52)]  # first three of page 2 before the change
+    lost = ChangingList(600, churn=after_page_one(3))
+    ids, _, _ = _read(lost, concurrency=concurrency, keyset=False)
+    assert sorted(lost.stayed - set(ids)) == slid
+
+    lst = ChangingList(600, churn=after_page_one(3))
+    ids, counts, from_gaps = _read(lst, concurrency=concurrency)
+    assert set(ids) == lst.stayed | set(lst.removed) and len(ids) == len(set(ids))
+    assert from_gaps == slid and counts == {"gap_reads": 2, "gap_records": 3}
+    page1_last, page2_first = 1000 + 3 * 49, 1000 + 3 * 53
+    assert lst.between_calls() == [(page1_last, page2_first), (1000 + 3 * 599, None)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_stable_set_costs_no_extra_request(concurrency: int) -> None:
+    lst = ChangingList(50 * 12 + 7)
+    ids, counts, _ = _read(lst, concurrency=concurrency)
+    assert ids == [r["id"] for r in lst.all] and counts == {}
+    assert sorted(lst.requests) == [("page", n) for n in range(1, 14)]
+
+
+def test_gap_reads_only_where_totals_differ() -> None:
+    """One change after page 3: only the boundary 3|4 (totals 600 vs 599) and the tail are re-read."""
+    lst = ChangingList(600, churn=lambda lst: lst.lowest_served(1) if len(lst.requests) == 3 else [])
+    ids, counts, from_gaps = _read(lst, concurrency=1)
+    page3_last, page4_first = 1000 + 3 * 149, 1000 + 3 * 151  # 150 slid onto page 3
+    assert lst.between_calls() == [(page3_last, page4_first), (1000 + 3 * 599, None)]
+    assert from_gaps == [1000 + 3 * 150] and counts == {"gap_reads": 2, "gap_records": 1}
+    assert set(ids) == {r["id"] for r in lst.all}
+
+
+def test_empty_page_before_the_expected_last_reads_the_tail() -> None:
+    """Page 1 loses every record after it was read: page 2 comes back empty; the tail is read by id."""
+    lst = ChangingList(100, churn=after_page_one(50))
+    ids, counts, from_gaps = _read(lst, concurrency=4)
+    assert ids == [r["id"] for r in lst.all]
+    assert lst.between_calls() == [(1000 + 3 * 49, None), (1000 + 3 * 99, None)]  # the tail, then its next page
+    assert len(from_gaps) == 50 and counts == {"gap_reads": 1, "gap_records": 50}
+
+
+def test_gap_read_of_many_pages_continues_by_keyset() -> None:
+    lst = ChangingList(400, churn=after_page_one(50))  # pages 2..8 all shift by a full page
+    ids, counts, _ = _read(lst, concurrency=2)
+    assert set(ids) == {r["id"] for r in lst.all} and len(ids) == 400
+    calls = lst.between_calls()
+    assert calls[0] == (1000 + 3 * 49, 1000 + 3 * 100) and counts["gap_records"] == 50
+    assert calls[1] == (1000 + 3 * 99, 1000 + 3 * 100)  # full first gap page: read on after its last id
+
+
+def test_sequential_reading_without_total_is_keyset() -> None:
+    lst = ChangingList(320, churn=every_nth_request(1), with_total=False)
+    ids, counts, _ = _read(lst, concurrency=4)
+    assert lst.stayed <= set(ids) and len(ids) == len(set(ids)) and counts == {}
+    assert lst.requests[0] == ("page", 1) and all(r[0] == "between" and r[2] is None for r in lst.requests[1:])
+    lost = ChangingList(320, churn=every_nth_request(1), with_total=False)
+    ids, _, _ = _read(lost, concurrency=1, keyset=False)
+    assert lost.stayed - set(ids)  # numbered reading without total loses them
+
+
+def test_keyset_read_that_ignores_id_conditions_is_an_error() -> None:
+    lst = ChangingList(200, churn=after_page_one(1))
+    lst.fetch_between = lambda after, before, n: lst.fetch(1)  # the API ignores the id conditions
+    with pytest.raises(QticketsPaginationError, match=r"id > 1147, id < 1153.*does not apply `id` conditions"):
+        _read(lst, concurrency=1)
+
+
+def test_gap_reads_go_through_the_window_guard() -> None:
+    lst = ChangingList(200, churn=after_page_one(1))
+    real = lst.fetch_between
+
+    def outside(after: int, before: int | None, n: int) -> Page:
+        page = real(after, before, n)
+        return Page(n, [{**r, "updated_at": "2021-05-18T12:23:40+03:00"} for r in page.records],
+                    per_page=page.per_page, total=page.total)
+
+    lst.fetch_between = outside
+    with pytest.raises(QticketsFilterIgnoredError, match=r"page 1 \(keyset: id > 1147, id < 1153\) holds record"):
+        _read(lst, concurrency=2, guard=_guard())
+
+
+def test_hook_sends_keyset_conditions_for_gaps(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    hook = _connect(monkeypatch, concurrency=2)
+    records = _orders(150)
+    where = [{"column": "updated_at", "operator": ">=", "value": START}]
+
+    def changing(request, context):
+        body = request.json()
+        live = records if len(m.request_history) <= 1 else records[1:]  # order 1 changes after page 1
+        for cond in body["where"][1:]:
+            assert cond["column"] == "id"
+            above = cond["operator"] == ">"
+            live = [r for r in live if (r["id"] > cond["value"] if above else r["id"] < cond["value"])]
+        page = body["page"]
+        return {"data": live[(page - 1) * 50: page * 50], "paging": {"perPage": 50, "currentPage": page,
+                                                                   "total": len(live)}}
+
+    with requests_mock.Mocker() as m, caplog.at_level("INFO", logger="qtickets.pagination"):
+        m.get(ORDERS, json=changing)
+        ids = [r["id"] for p in hook.iter_pages("orders", where=where, order_by={"id": "asc"}) for r in p]
+        bodies = [r.json() for r in m.request_history]
+    assert sorted(ids) == list(range(1, 151)) and len(ids) == 150
+    gap = bodies[3]
+    assert gap == {"where": [{"column": "updated_at", "operator": ">=", "value": "2025-11-07T00:00:00+03:00"},
+                             {"column": "id", "operator": ">", "value": 50},
+                             {"column": "id", "operator": "<", "value": 52}],
+                   "orderBy": {"id": "asc"}, "page": 1}
+    assert bodies[4]["where"][1:] == [{"column": "id", "operator": ">", "value": 150}]  # the tail
+    assert (hook.stats.gap_reads, hook.stats.gap_records, hook.stats.pages) == (2, 1, 5)
+    assert "re-read 2 gaps between pages by id (2 requests), found 1 records" in caplog.text
+
+
+def test_hook_without_id_order_keeps_numbered_pages_and_warns(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    hook = _connect(monkeypatch)
+    records = _orders(150)
+
+    def changing(request, context):
+        page = _page_of(request)
+        live = records if page == 1 else records[1:]
+        return {"data": live[(page - 1) * 50: page * 50], "paging": {"perPage": 50, "currentPage": page,
+                                                                   "total": len(live)}}
+
+    with requests_mock.Mocker() as m, caplog.at_level("WARNING", logger="qtickets.pagination"):
+        m.get(ORDERS, json=changing)
+        ids = [r["id"] for p in hook.iter_pages("orders", order_by={"payed_at": "asc"}) for r in p]
+        assert _pages_requested(m) == [1, 2, 3]
+    assert 51 not in ids and hook.stats.gap_reads == 0
+    assert "records that moved between pages may have been missed" in caplog.text
