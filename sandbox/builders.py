@@ -229,6 +229,7 @@ def order_json(d: SandboxData, i: int, *, single: bool = False) -> dict[str, Any
             "refunded_deduction_amount": 0 if refunded or state == CANCELLED else None,
             "refunds": [{"id": bid * 10 + 1, "amount": price, "deduction_amount": 0,
                          "created_at": iso(refunded_at)}] if refunded else [],
+            **d.bad_values.get(bid, {}),
         })
         total += price
         total_orig += orig

@@ -66,6 +66,8 @@ class SandboxData:
         self.now = to_epoch(now) if now is not None else to_epoch(datetime.now(MSK_OFFSET))
         self.lock = threading.RLock()
         self.version = 0
+        #: basket id -> fields served instead of the built ones (``corrupt_basket``: a vendor sending a bad value).
+        self.bad_values: dict[int, dict[str, Any]] = {}
         self._rng = random.Random(seed)
         self._mut_rng = random.Random(seed + 1)
         # order columns
@@ -383,6 +385,21 @@ class SandboxData:
             if self.o_state[i] != PENDING:
                 raise ValueError(f"order {order_id} is not pending; only unpaid orders can be cancelled")
             self.o_state[i], self.o_deleted[i], self.o_updated[i] = CANCELLED, ts, ts
+            self._bump()
+
+    def corrupt_basket(self, basket_id: int, at: datetime | str | int, **fields: Any) -> None:
+        """The vendor starts serving bad values on one ticket (``ticket_amount=-10000`` ...) from ``at``
+        on: the fields override what the basket would hold, and its order's ``updated_at`` becomes ``at``."""
+        ts = to_epoch(at)
+        with self.lock:
+            j = next((j for j in range(len(self.b_order)) if self.basket_id(j) == basket_id), None)
+            if j is None:
+                raise KeyError(f"basket {basket_id} does not exist in the sandbox")
+            i = self.b_order[j]
+            if self.o_updated[i] > ts:
+                raise ValueError(f"order {self.order_id(i)} already has updated_at after {at}")
+            self.bad_values[basket_id] = {**self.bad_values.get(basket_id, {}), **fields}
+            self.o_updated[i] = ts
             self._bump()
 
     def add_orders(self, n: int, at: datetime | str | int, *, paid: bool = True) -> list[int]:

@@ -168,3 +168,32 @@ def test_a_flaky_vendor_costs_retries_not_the_run(dagbag, embedded_clickhouse, m
     (rows, distinct), = _query("SELECT count(), uniqExact(order_id) FROM {{ db }}.stg_qtickets_api_orders_raw")
     assert rows == distinct == len(expected_ids)
     assert _warehouse_sales() == (expected_tickets, expected_revenue, expected_ids)
+
+
+def _published_facts() -> list[tuple]:
+    return [*_query("SELECT * FROM {{ db }}.fact_qtickets_sales_daily ORDER BY ALL"),
+            *_query("SELECT * FROM {{ db }}.fact_qtickets_sales_utm_daily ORDER BY ALL")]
+
+
+def test_a_bad_value_fails_the_run_in_one_attempt_and_publishes_nothing(dagbag, env):
+    dag = runnable(dagbag)
+    history_end, current = _history_then_outage(dag, env)
+    before = _published_facts()
+    paid, _ = _old_orders(env, history_end)
+    ticket = paid[0]["baskets"][0]["id"]
+    env.data.corrupt_basket(ticket, history_end + timedelta(minutes=3), ticket_amount=-10000)
+    # A retry cannot change the data: the audit's failure must not be retried (the copy keeps retries).
+    dag.get_task("rebuild_facts").retries, dag.get_task("rebuild_facts").retry_delay = 2, timedelta(0)
+
+    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+
+    assert str(run.state) == "failed"
+    rebuild = next(ti for ti in run.get_task_instances() if ti.task_id == "rebuild_facts")
+    assert (str(rebuild.state), rebuild.try_number) == ("failed", 1)
+    assert _published_facts() == before
+    (message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
+                         {"r": run.run_id})
+    assert str(ticket) in message and "negative" in message.lower(), message
+    (staged,), = _query("SELECT ticket_amount FROM {{ db }}.stg_qtickets_api_tickets_raw FINAL "
+                        "WHERE ticket_id = %(t)s", {"t": ticket})
+    assert Decimal(staged) == -10000, "the bad value is kept in staging for inspection, only not published"

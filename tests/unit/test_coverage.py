@@ -68,8 +68,9 @@ def test_a_backfill_of_the_past_reads_its_interval_only():
 
 
 def test_a_task_retry_continues_where_its_earlier_attempt_stopped():
-    requested = Window(T0 - timedelta(days=90), T0)
+    requested = Window(T0 - 3 * CHUNK - timedelta(days=10), T0)
     first = plan_windows(Coverage.of([]), requested, now=T0)
+    assert len(first) == 4
     done = [(w.start, w.end) for w in first[:2]]
     rest = plan_windows(Coverage.of(done), requested, now=T0, done=done)
     assert _spans(rest) == _spans(first[2:])
@@ -77,12 +78,13 @@ def test_a_task_retry_continues_where_its_earlier_attempt_stopped():
 
 
 def test_a_long_gap_is_read_in_contiguous_bounded_chunks():
-    covered = Coverage.of([(T0 - timedelta(days=100), T0 - timedelta(days=99))])
+    frontier = T0 - 3.5 * CHUNK
+    covered = Coverage.of([(frontier - timedelta(days=1), frontier)])
     windows = plan_windows(covered, Window(T0 - Q, T0), now=T0)
     assert len(windows) == 4
     assert all(w.end - w.start <= CHUNK for w in windows)
     assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
-    assert (windows[0].start, windows[-1].end) == (T0 - timedelta(days=99) - OVERLAP, T0)
+    assert (windows[0].start, windows[-1].end) == (frontier - OVERLAP, T0)
 
 
 @pytest.mark.parametrize("seed", range(30))
