@@ -168,5 +168,26 @@ class ClickHouseConfigError(ClickHouseError, AirflowFailException, ValueError):
     """The ClickHouse connection is missing or invalid, or the embedded folder cannot be opened."""
 
 
-class DataQualityError(AirflowException):
-    """A data-quality check failed; the message lists every violated check."""
+class DataQualityError(AirflowFailException):
+    """Data failed a data-quality check or a pre-publish audit; the message lists every violation and
+    says what to do. A retry cannot change the data, so Airflow does not retry the task: fix the data
+    (at the vendor or in staging), then re-run.
+
+    :param failed: names of the failed checks or audits.
+    """
+
+    def __init__(self, message: str, *, failed: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.failed = tuple(failed)
+
+
+class StaleDataError(AirflowException):
+    """Only freshness checks failed: the newest data is older than allowed. Retryable: a later attempt
+    passes once a load or rebuild has caught up (if the loads keep failing, their own errors say why).
+
+    :param failed: names of the failed freshness checks.
+    """
+
+    def __init__(self, message: str, *, failed: tuple[str, ...] | list[str] = ()) -> None:
+        super().__init__(message)
+        self.failed = tuple(failed)

@@ -1,9 +1,9 @@
 -- Sales per Moscow payment day, event, city and the order's five UTM values for the months in
 -- %(months)s (YYYYMM numbers), from the latest version of every ticket (FINAL), into the scratch table
--- {{ target }} (same structure as fact_qtickets_sales_utm_daily; the caller swaps its partitions in).
+-- {{ target }} (same structure as fact_qtickets_sales_utm_daily; the caller audits it, then swaps its partitions in).
 -- City comes from the event. sold = order paid, order and ticket not deleted, ticket not refunded
 -- (is_sold, set by the mapper). Days whose tickets were all cancelled (nothing sold, nothing refunded)
--- get no row. fact_qtickets_sales_daily is summed from this table (sales_daily.sql).
+-- get no row. The daily scratch is summed from this scratch table (sales_daily.sql).
 INSERT INTO {{ db }}.{{ target }}
     (sales_date, event_id, city, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
      tickets_sold, revenue, refunds_amount, tickets_refunded, orders_count, _built_at)

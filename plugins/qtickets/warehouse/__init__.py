@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from qtickets.warehouse.checks import CheckResult, assert_data_quality, raise_for_failed, run_checks
 from qtickets.warehouse.facts import (
+    Audit,
+    AuditFinding,
+    build_audit_publish,
     months_out_of_sync,
     rebuild_dim_events,
     rebuild_inventory_latest,
     rebuild_sales_facts,
+    run_audits,
     stored_sales_months,
 )
 from qtickets.warehouse.migrations import apply_migrations, migration_files
@@ -21,11 +25,14 @@ from qtickets.warehouse.runs import DatasetLoad, RunRecord, last_dataset_load, r
 
 __all__ = [
     "SQL_DIR",
+    "Audit",
+    "AuditFinding",
     "CheckResult",
     "DatasetLoad",
     "RunRecord",
     "apply_migrations",
     "assert_data_quality",
+    "build_audit_publish",
     "last_dataset_load",
     "migration_files",
     "months_out_of_sync",
@@ -35,6 +42,7 @@ __all__ = [
     "rebuild_sales_facts",
     "record_dataset_load",
     "record_run",
+    "run_audits",
     "run_checks",
     "stored_sales_months",
 ]

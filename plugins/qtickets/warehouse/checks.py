@@ -1,4 +1,10 @@
-"""Data-quality checks: each is one SQL file in ``include/sql/checks`` returning violation rows."""
+"""Data-quality checks: each is one SQL file in ``include/sql/checks`` returning violation rows.
+
+They run on the *published* tables after the rebuild, as the second line of defence: every rebuild
+already audits its scratch build before publishing (``qtickets.warehouse.facts``, ``include/sql/audits``).
+A failed check raises :class:`DataQualityError` (not retried: a retry cannot change the data); when
+only freshness checks failed it raises the retryable :class:`StaleDataError`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from qtickets.exceptions import DataQualityError
+from qtickets.exceptions import DataQualityError, StaleDataError
 from qtickets.warehouse.paths import CHECKS_DIR
 
 #: name -> what a violation means (the file is CHECKS_DIR / f"{name}.sql").
@@ -62,12 +68,30 @@ def run_checks(
 
 
 def raise_for_failed(results: list[CheckResult]) -> None:
-    """Raise :class:`DataQualityError` listing every failed check; do nothing when all passed."""
+    """Raise when a check failed, listing every failed check (freshness included); do nothing when all
+    passed.
+
+    :raises DataQualityError: a non-freshness check failed (not retried by Airflow: fix the data).
+    :raises StaleDataError: only freshness checks failed (retryable: a later attempt may find fresh data).
+    """
     failed = [r for r in results if not r.passed]
-    if failed:
-        raise DataQualityError(
-            f"{len(failed)} data-quality check(s) failed:\n" + "\n".join(f"- {r}" for r in failed)
+    if not failed:
+        return
+    listing = "\n".join(f"- {r}" for r in failed)
+    names = [r.name for r in failed]
+    if all(r.name in FRESHNESS_CHECKS for r in failed):
+        raise StaleDataError(
+            f"{len(failed)} data-quality check(s) failed: data is stale (freshness only):\n{listing}\n"
+            "What to do: nothing when the next load or rebuild catches up; otherwise see why the loads or the "
+            "fact rebuilds of the latest runs failed.",
+            failed=names,
         )
+    raise DataQualityError(
+        f"{len(failed)} data-quality check(s) failed:\n{listing}\n"
+        "What to do: fix the offending values at the vendor (QTickets) or in staging, then re-run the DAG "
+        "(months whose facts disagree with staging are rebuilt by the next run).",
+        failed=names,
+    )
 
 
 def assert_data_quality(ch: Any, **kwargs: Any) -> list[CheckResult]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
-from qtickets.exceptions import DataQualityError
+from qtickets.exceptions import DataQualityError, StaleDataError
 from qtickets.rows.orders import COLUMNS, TICKETS_TABLE, map_orders, sales_dates
 from qtickets.warehouse import (
     DatasetLoad,
@@ -50,10 +51,20 @@ def test_good_data_passes_every_check(ch):
 def test_negative_amount_fires(ch):
     good_state(ch)
     load_orders(ch, [order(3, "2025-11-04T10:00:00+03:00", baskets=[basket(30, amount=-5)])], NOW)
-    rebuild_sales_facts(ch, [date(2025, 11, 4)])
+    with pytest.raises(DataQualityError, match="sales_negative_amounts"):
+        rebuild_sales_facts(ch, [date(2025, 11, 4)])  # the audit keeps it out of the published facts
+    # A negative fact row that got published anyway (e.g. by an older version of the rebuild).
+    ch.execute("ALTER TABLE {{ db }}.fact_qtickets_sales_daily UPDATE revenue = -5 "
+               "WHERE sales_date = '2025-11-01' SETTINGS mutations_sync = 1")
     bad = failed(run_checks(ch, now=NOW, check_freshness=False))
-    assert list(bad) == ["negative_amounts"]
+    # November was not published: it disagrees with staging, so the next run rebuilds it again.
+    assert list(bad) == ["negative_amounts", "facts_reconcile"]
     assert {row[0] for row in bad["negative_amounts"]} >= {"stg_qtickets_api_tickets_raw", "fact_qtickets_sales_daily"}
+    assert ("stg_qtickets_api_tickets_raw", "30") in {row[:2] for row in bad["negative_amounts"]}
+    with pytest.raises(DataQualityError, match=r"2 data-quality check\(s\) failed(.|\n)*negative_amounts(.|\n)*"
+                                               r"facts_reconcile") as caught:
+        raise_for_failed(run_checks(ch, now=NOW))
+    assert isinstance(caught.value, AirflowFailException)
 
 
 def test_duplicate_key_across_partitions_fires(ch):
@@ -99,7 +110,7 @@ def test_quiet_rebuild_keeps_facts_fresh(ch):
 
 
 def test_raise_lists_every_failed_check(ch):
-    with pytest.raises(DataQualityError, match=r"2 data-quality check\(s\) failed(.|\n)*orders_freshness(.|\n)*facts_freshness"):
+    with pytest.raises(StaleDataError, match=r"2 data-quality check\(s\) failed(.|\n)*orders_freshness(.|\n)*facts_freshness"):
         raise_for_failed(run_checks(ch, now=NOW))
     with pytest.raises(ValueError, match="aware"):
         run_checks(ch, now=datetime(2025, 1, 1))
