@@ -354,7 +354,8 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
             _record(ch, table, 0, now, run_id)
         return result
     params = {"months": months, "max_month": months[-1]}
-    label = ", ".join(f"{m // 100}-{m % 100:02d}" for m in months)
+    names = [f"{m // 100}-{m % 100:02d}" for m in months]
+    label = ", ".join(names) if len(names) <= 6 else f"{len(names)} months {names[0]}..{names[-1]}"
     result.update(_rebuild(ch, SALES_BUILDS, params, result["months"], SALES_AUDITS, run_id,
                            f"Sales facts for {label}"))
     log.info("Rebuilt sales facts for months %s: %s", result["months"], result)

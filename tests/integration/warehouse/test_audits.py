@@ -237,3 +237,18 @@ def test_inventory_audits_block_the_publish(ch, tmp_path, monkeypatch):
     assert ("bad", "failed", 0) in loads(ch, INVENTORY_LATEST)
     monkeypatch.undo()
     assert rebuild_inventory_latest(ch) == 1
+
+
+def test_empty_staging_passes_every_audit(ch):
+    assert rebuild_dim_events(ch) == 0
+    assert rebuild_inventory_latest(ch) == 0
+    result = rebuild_sales_facts(ch, [NOV, OCT], run_id="empty")
+    assert (result[SALES_DAILY], result[SALES_UTM_DAILY]) == (0, 0)
+    assert ("empty", "success", 0) in loads(ch, SALES_DAILY)
+    assert scratch_tables(ch) == []
+
+
+def test_long_month_lists_are_summarised_in_the_message(ch):
+    load_orders(ch, [order(3, "2025-11-04T10:00:00+03:00", baskets=[basket(30, amount=-1)])], T0)
+    with pytest.raises(DataQualityError, match=r"^Sales facts for 11 months 2025-01\.\.2025-11 NOT published"):
+        rebuild_sales_facts(ch, [date(2025, m, 1) for m in range(1, 12)])
