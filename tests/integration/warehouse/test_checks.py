@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
+from qtickets.datasets import Window
 from qtickets.exceptions import DataQualityError, StaleDataError
 from qtickets.rows.orders import COLUMNS, TICKETS_TABLE, map_orders, sales_dates
 from qtickets.warehouse import (
@@ -17,6 +18,7 @@ from qtickets.warehouse import (
     record_dataset_load,
     run_checks,
 )
+from qtickets.warehouse.coverage import record_coverage
 from tests.integration.warehouse.builders import basket, event, order
 from tests.integration.warehouse.conftest import ctx_at, load_events, load_orders
 
@@ -32,6 +34,7 @@ def good_state(ch) -> list[dict]:
     rebuild_sales_facts(ch, sales_dates(records))
     record_dataset_load(ch, DatasetLoad("orders", "run-1", "success", NOW - timedelta(minutes=5), NOW,
                                         window_start=NOW - timedelta(hours=2), window_end=NOW - timedelta(minutes=6)))
+    record_coverage(ch, "orders", Window(NOW - timedelta(days=30), NOW - timedelta(minutes=6)), "run-1")
     return records
 
 
@@ -44,7 +47,7 @@ def test_good_data_passes_every_check(ch):
     results = assert_data_quality(ch, now=datetime.now(UTC).replace(year=NOW.year, month=NOW.month, day=NOW.day,
                                                                    hour=12, minute=1))
     assert [r.name for r in results] == [
-        "negative_amounts", "duplicate_keys", "facts_reconcile", "orders_freshness", "facts_freshness"]
+        "negative_amounts", "duplicate_keys", "facts_reconcile", "facts_freshness", "orders_coverage"]
     assert all(r.passed for r in results)
 
 
@@ -90,15 +93,27 @@ def test_staging_not_reflected_in_facts_fires_reconcile(ch):
 
 def test_freshness_checks(ch):
     no_loads = failed(run_checks(ch, now=NOW))
-    assert no_loads["orders_freshness"] == [("orders", "never")]
+    assert [row[1].split(":")[0] for row in no_loads["orders_coverage"]] == ["never loaded"]
     assert "facts_freshness" in no_loads
     good_state(ch)
     later = failed(run_checks(ch, now=datetime.now(UTC) + timedelta(hours=3)))
-    assert set(later) == {"orders_freshness", "facts_freshness"}
-    # A failed load after the successful one does not make the data fresher.
+    assert set(later) == {"orders_coverage", "facts_freshness"}
+    # A failed load after the successful one does not make the data fresher: only coverage does.
     record_dataset_load(ch, DatasetLoad("orders", "run-2", "failed", NOW, NOW + timedelta(hours=5),
                                         window_end=NOW + timedelta(hours=5)))
-    assert "orders_freshness" in failed(run_checks(ch, now=NOW + timedelta(hours=3)))
+    stale = failed(run_checks(ch, now=NOW + timedelta(hours=3)))["orders_coverage"]
+    assert len(stale) == 1 and "coverage ends at 2025-11-10 11:54:00 UTC" in stale[0][1], stale
+
+
+def test_coverage_check_names_each_hole_within_the_lookback(ch):
+    good_state(ch)
+    record_coverage(ch, "orders", Window(NOW - timedelta(days=30), NOW - timedelta(days=3)), "run-a")
+    record_coverage(ch, "orders", Window(NOW - timedelta(days=2), NOW), "run-b")
+    # The ledger of good_state covers these days too; a hole appears only once it is gone:
+    ch.execute("ALTER TABLE {{ db }}.meta_coverage DELETE WHERE run_id = 'run-1' SETTINGS mutations_sync = 2")
+    assert not failed(run_checks(ch, now=NOW + timedelta(minutes=1), check_freshness=False)).get("orders_coverage")
+    holes = failed(run_checks(ch, now=NOW + timedelta(minutes=1)))["orders_coverage"]
+    assert [row[1].split(": ")[0] for row in holes] == ["hole 2025-11-07 12:00:00 UTC .. 2025-11-08 12:00:00 UTC"]
 
 
 def test_quiet_rebuild_keeps_facts_fresh(ch):
@@ -110,7 +125,7 @@ def test_quiet_rebuild_keeps_facts_fresh(ch):
 
 
 def test_raise_lists_every_failed_check(ch):
-    with pytest.raises(StaleDataError, match=r"2 data-quality check\(s\) failed(.|\n)*orders_freshness(.|\n)*facts_freshness"):
+    with pytest.raises(StaleDataError, match=r"2 data-quality check\(s\) failed(.|\n)*facts_freshness(.|\n)*orders_coverage"):
         raise_for_failed(run_checks(ch, now=NOW))
     with pytest.raises(ValueError, match="aware"):
         run_checks(ch, now=datetime(2025, 1, 1))
