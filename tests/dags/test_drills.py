@@ -197,3 +197,36 @@ def test_a_bad_value_fails_the_run_in_one_attempt_and_publishes_nothing(dagbag, 
     (staged,), = _query("SELECT ticket_amount FROM {{ db }}.stg_qtickets_api_tickets_raw FINAL "
                         "WHERE ticket_id = %(t)s", {"t": ticket})
     assert Decimal(staged) == -10000, "the bad value is kept in staging for inspection, only not published"
+
+
+def test_orders_changing_on_pages_already_read_are_not_skipped(dagbag, embedded_clickhouse, monkeypatch):
+    """While a 25-page window is paged at concurrency 4, the vendor keeps changing orders on pages
+    already read (each leaves the window, shifting every later order up one place): every order of the
+    window is loaded by that run, and the changed ones' new versions by the next."""
+    from sandbox import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(orders=300, seed=9)) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", _conn(server, concurrency=4))
+        dag = runnable(dagbag)
+        window_end = _quarter_floor(datetime.now(UTC)) - QUARTER
+        window_start = window_end - timedelta(hours=3)
+        for k in range(1200):  # a busy afternoon: 1 200 orders inside the window
+            server.data.add_orders(1, window_start + timedelta(seconds=8 * k + 1), paid=k % 3 != 0)
+        in_window = {o["id"] for o in _all_orders(server)
+                     if window_start <= datetime.fromisoformat(o["updated_at"]) < window_end}
+        server.faults.churn_orders(every_pages=2, per_churn=1)
+
+        run = dag.test(logical_date=window_end, run_conf=conf(since_hours=3, datasets=["orders"]))
+
+        assert str(run.state) == "success", _states(run)
+        churned = set(server.faults.churned_ids)
+        assert len(churned) >= 8, churned
+        loaded = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
+        assert loaded == in_window, (sorted(in_window - loaded), sorted(loaded - in_window))
+
+        server.faults.churn_orders(every_pages=0)
+        after = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
+        assert str(after.state) == "success", _states(after)
+        orders = [o for o in _all_orders(server) if datetime.fromisoformat(o["updated_at"]) >= window_start]
+        tickets, revenue = _expected_sales(orders)
+        assert _warehouse_sales() == (tickets, revenue, {o["id"] for o in orders})
