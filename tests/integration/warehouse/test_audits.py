@@ -4,7 +4,7 @@ published facts (embedded ClickHouse)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -252,3 +252,33 @@ def test_long_month_lists_are_summarised_in_the_message(ch):
     load_orders(ch, [order(3, "2025-11-04T10:00:00+03:00", baskets=[basket(30, amount=-1)])], T0)
     with pytest.raises(DataQualityError, match=r"^Sales facts for 11 months 2025-01\.\.2025-11 NOT published"):
         rebuild_sales_facts(ch, [date(2025, m, 1) for m in range(1, 12)])
+
+
+def test_overlapping_rebuilds_with_a_refund_between_them_end_equal_to_staging(sales, monkeypatch):
+    """Run A builds November; before A publishes, run B loads a refund of order 1 and rebuilds and
+    publishes November itself. A's build predates the refund: A must not publish it over B's (the
+    reconciliation audit against staging sees the difference and A builds again). The publishing pool
+    keeps this from happening in Airflow; this is the second line for a deployment without it."""
+    ch = sales
+    real = ch.run_sql_file
+    b_ran = []
+
+    def run_sql_file(path, params=None, **identifiers):
+        if Path(path).name == "sales_reconcile.sql" and not b_ran:
+            b_ran.append(True)
+            refunded = basket(10, refunded_at="2025-11-05T12:00:00+03:00", refunded_amount=1000,
+                              updated_at="2025-11-05T12:00:00+03:00")
+            load_orders(ch, [order(1, baskets=[refunded, basket(11)], updated_at="2025-11-05T12:00:00+03:00")],
+                        T0 + timedelta(hours=1))
+            rebuild_sales_facts(ch, [NOV], run_id="run-b")
+        return real(path, params, **identifiers)
+
+    monkeypatch.setattr(ch, "run_sql_file", run_sql_file)
+    rebuild_sales_facts(ch, [NOV], run_id="run-a")
+
+    assert b_ran
+    assert months_out_of_sync(ch) == set()
+    (tickets, revenue), = ch.fetch_all("SELECT sum(tickets_sold), sum(revenue) FROM {{ db }}.fact_qtickets_sales_daily "
+                                       "WHERE toYYYYMM(sales_date) = 202511")
+    assert (tickets, revenue) == (1, 1000)
+    assert scratch_tables(ch) == []
