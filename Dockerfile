@@ -14,9 +14,11 @@ WORKDIR /opt/airflow/project
 # Requirements first so code edits do not re-run the dependency layer. The image talks to a ClickHouse
 # server, so the embedded engine (chdb-core, ~0.5 GB) is left out. Executor/metadata providers are
 # pinned here because only this image needs them (CeleryExecutor >= 3.26.0 runs deadline SyncCallbacks).
-COPY --chown=airflow:0 requirements.txt ./
+# requirements.lock is the constraints file: every transitive package it pins gets the version the tests
+# ran with (packages only this image needs, such as celery, resolve freely).
+COPY --chown=airflow:0 requirements.txt requirements.lock ./
 RUN grep -v -E '^[[:space:]]*chdb-core' requirements.txt > /tmp/requirements-server.txt \
- && pip install --no-cache-dir -r /tmp/requirements-server.txt \
+ && pip install --no-cache-dir -r /tmp/requirements-server.txt -c requirements.lock \
       "apache-airflow-providers-celery==3.26.0" \
       "apache-airflow-providers-postgres==7.1.1" \
       "apache-airflow-providers-redis==4.7.1" \

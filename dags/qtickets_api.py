@@ -9,7 +9,8 @@ run in `meta_job_runs` whatever happened.
 
 **Params** (trigger form): `dry_run` (no HTTP, no ClickHouse write), `since_hours` (override the window;
 e.g. 45000 loads the whole history in one run), `datasets` (subset; a named snapshot dataset is loaded
-even if its cadence says it is not due), `fixtures_dir` (replay saved responses).
+even if its cadence says it is not due), `fixtures_dir` (replay saved responses from a folder under the
+deployment's `[qtickets] fixtures_root`; replay is off when that is unset).
 
 **Connections**: `qtickets_default`, `qtickets_partners_default` (optional), `clickhouse_default`
 (server, or extra `embedded_path` for the embedded engine). Alerts go to whichever of
@@ -62,7 +63,9 @@ PARAMS = {
     "datasets": Param([], type="array", items={"type": "string", "enum": list(DATASETS)},
                       description="Datasets to load (empty = all). A named dataset ignores its cadence."),
     "fixtures_dir": Param(None, type=["null", "string"],
-                          description="Folder of saved API responses to replay instead of calling the API."),
+                          description="Folder of saved API responses to replay instead of calling the API, "
+                                      "relative to the deployment's [qtickets] fixtures_root (replay is off "
+                                      "when that is unset)."),
 }
 
 

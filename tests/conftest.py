@@ -37,6 +37,10 @@ def captures_dir() -> Path:
     return CAPTURES
 
 
+#: The ``pii_hash_key`` of the test connections (not a secret).
+TEST_PII_HASH_KEY = "test-pii-hash-key"
+
+
 @pytest.fixture(scope="session")
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The one embedded ClickHouse folder of this pytest process."""
@@ -51,9 +55,13 @@ def ch_database() -> str:
 
 @pytest.fixture
 def embedded_clickhouse(monkeypatch: pytest.MonkeyPatch, chdb_dir: Path, ch_database: str) -> str:
-    """Point ``clickhouse_default`` at the embedded engine with a fresh database; returns the conn id."""
+    """Point ``clickhouse_default`` at the embedded engine with a fresh database; returns the conn id.
+
+    The connection carries a hash key, as production must (hash mode refuses to load without one).
+    """
     import json
 
-    conn = {"conn_type": "clickhouse", "schema": ch_database, "extra": {"embedded_path": str(chdb_dir)}}
+    conn = {"conn_type": "clickhouse", "schema": ch_database,
+            "extra": {"embedded_path": str(chdb_dir), "pii_hash_key": TEST_PII_HASH_KEY}}
     monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(conn))
     return "clickhouse_default"

@@ -104,7 +104,16 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "pii_hash_key": {
                         "label": "PII hash key",
+                        "description": "Required in hash mode. Keep it: a new key breaks joins with older rows.",
                         "schema": {"type": ["string", "null"], "format": "password"},
+                    },
+                    "pii_key_version": _int_field(
+                        "PII key version", "Number of the hash key, stored with the hashes; raise it when the key "
+                        "changes.", 1),
+                    "pii_allow_unkeyed": {
+                        "label": "Allow unkeyed hashes (demo only)",
+                        "description": "Hash mode without a key: the hashes can be reversed by brute force.",
+                        "schema": {"type": ["boolean", "null"], "default": False},
                     },
                 },
             },

@@ -66,8 +66,8 @@ class WindowGuard:
         if self.end <= self.start:
             raise ValueError(f"WindowGuard window is empty: start {self.start} >= end {self.end}")
 
-    def check(self, records: list[dict[str, Any]], *, endpoint: str, page: int | str) -> None:
-        """:raises QticketsFilterIgnoredError: a record's value is missing or outside the window."""
+    def first_outside(self, records: list[dict[str, Any]]) -> tuple[Any, Any] | None:
+        """``(record, its raw column value)`` of the first record missing the column or outside the window."""
         for record in records:
             raw = record.get(self.column) if isinstance(record, dict) else None
             try:
@@ -75,13 +75,22 @@ class WindowGuard:
             except ValueError:
                 value = None
             if value is None or not self.start <= value < self.end:
-                raise QticketsFilterIgnoredError(
-                    f"the API ignored the `where` filter on /{endpoint}: page {page} holds record "
-                    f"id={record.get('id') if isinstance(record, dict) else None!r} with "
-                    f"{self.column}={raw!r}, outside the requested window "
-                    f"[{format_api_ts(self.start)}, {format_api_ts(self.end)}). Nothing was loaded. "
-                    "Change the connection extra `filter_transport` (get_body <-> get_query) and re-run."
-                )
+                return record, raw
+        return None
+
+    def check(self, records: list[dict[str, Any]], *, endpoint: str, page: int | str) -> None:
+        """:raises QticketsFilterIgnoredError: a record's value is missing or outside the window."""
+        outside = self.first_outside(records)
+        if outside is None:
+            return
+        record, raw = outside
+        raise QticketsFilterIgnoredError(
+            f"the API ignored the `where` filter on /{endpoint}: page {page} holds record "
+            f"id={record.get('id') if isinstance(record, dict) else None!r} with "
+            f"{self.column}={raw!r}, outside the requested window "
+            f"[{format_api_ts(self.start)}, {format_api_ts(self.end)}). Nothing was loaded. "
+            "Change the connection extra `filter_transport` (get_body <-> get_query) and re-run."
+        )
 
 
 @dataclass(frozen=True)

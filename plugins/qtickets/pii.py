@@ -13,8 +13,10 @@ Hash: ``HMAC-SHA256(key, normalised value)``, hex, truncated to :data:`HASH_HEX_
 128 bits: collision-free at any realistic number of buyers, half the storage of the full digest).
 Normalisation: e-mail trimmed and lower-cased; phone reduced to its digits (``+7 (900) 1-23`` and
 ``79001 23`` hash alike; a leading ``8`` is *not* rewritten to ``7``); barcode trimmed. Without a key
-the hash is a plain SHA-256 and can be reversed by brute force over the phone/e-mail space, so the key
-belongs in the ClickHouse connection extra ``pii_hash_key`` (a secret).
+the hash can be reversed by brute force over the phone/e-mail space (a Russian mobile number in seconds),
+so hash mode refuses to run without the ClickHouse connection extra ``pii_hash_key`` (a secret) unless
+the connection says ``pii_allow_unkeyed: true`` (demos). ``pii_key_version`` (default 1) numbers the key;
+it is stored next to the hashes so rows hashed with an older key can be told apart after a rotation.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ log = logging.getLogger(__name__)
 
 HASH_HEX_CHARS = 32
 MODES = ("hash", "clear")
+#: ``pii_key_version`` bounds (a ``UInt16`` column in staging).
+MAX_KEY_VERSION = 65535
+#: How to make a key, quoted by the error when hash mode has none.
+KEY_RECIPE = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
 
 #: Removed from every payload in every mode: capability URLs and card fragments.
 ALWAYS_DROP = frozenset(
@@ -83,11 +91,14 @@ class PiiPolicy:
     """How personal data lands in the warehouse.
 
     :param mode: ``"hash"`` (default) keeps keyed hashes only; ``"clear"`` keeps values as sent.
-    :param key: HMAC key (the connection extra ``pii_hash_key``); empty means unkeyed hashes.
+    :param key: HMAC key (the connection extra ``pii_hash_key``); empty means unkeyed hashes (only
+        :meth:`from_settings` refuses that: the constructor stays usable in tests and mappers).
+    :param key_version: number of the key (``pii_key_version``), stored with the hashes.
     """
 
     mode: Literal["hash", "clear"] = "hash"
     key: bytes = field(default=b"", repr=False)  # a secret: never in logs
+    key_version: int = 1
     _hash: Callable[[str], str] = field(init=False, repr=False, compare=False)
     _email: Callable[[str], str] = field(init=False, repr=False, compare=False)
     _phone: Callable[[str], str] = field(init=False, repr=False, compare=False)
@@ -105,6 +116,11 @@ class PiiPolicy:
             )
         if not isinstance(self.key, bytes):
             raise QticketsConfigError("PiiPolicy.key must be bytes; use PiiPolicy.from_settings for text keys")
+        if type(self.key_version) is not int or not 1 <= self.key_version <= MAX_KEY_VERSION:
+            raise QticketsConfigError(
+                f"invalid pii_key_version {self.key_version!r}: set the clickhouse connection extra "
+                f"'pii_key_version' to a whole number from 1 to {MAX_KEY_VERSION}"
+            )
         _hash = _hmac_hex(self.key)
         object.__setattr__(self, "_hash", _hash)
 
@@ -135,19 +151,32 @@ class PiiPolicy:
         object.__setattr__(self, "_order_drop", frozenset(drop | {"baskets"}))
 
     @classmethod
-    def from_settings(cls, mode: str | None, key: str | bytes | None) -> PiiPolicy:
-        """Build the policy from connection extras; warns when hash mode has no key.
+    def from_settings(cls, mode: str | None, key: str | bytes | None, *, allow_unkeyed: Any = False,
+                      key_version: Any = None) -> PiiPolicy:
+        """Build the policy from the clickhouse connection extras.
 
         :param mode: ``pii_mode`` extra (``None``/``""`` means ``"hash"``).
         :param key: ``pii_hash_key`` extra.
+        :param allow_unkeyed: ``pii_allow_unkeyed`` extra: hash mode without a key is accepted (with a
+            warning) only when this is true.
+        :param key_version: ``pii_key_version`` extra (``None``/``""`` means 1).
+        :raises QticketsConfigError: hash mode without a key and without ``pii_allow_unkeyed``, or a bad value.
         """
         mode = (mode or "hash").strip().lower()
         raw = key.encode() if isinstance(key, str) else (key or b"")
-        policy = cls(mode=mode, key=raw)  # type: ignore[arg-type]
+        policy = cls(mode=mode, key=raw, key_version=_key_version(key_version))  # type: ignore[arg-type]
         if policy.mode == "hash" and not raw:
+            if not _flag(allow_unkeyed, "pii_allow_unkeyed"):
+                raise QticketsConfigError(
+                    "personal data is in hash mode (clickhouse connection extra 'pii_mode', default 'hash') but "
+                    "the extra 'pii_hash_key' is empty: unkeyed hashes of phones and e-mails are reversed by brute "
+                    "force in seconds, so nothing is loaded. Set 'pii_hash_key' to a long random secret, e.g. the "
+                    f"output of {KEY_RECIPE}, and keep it (a new key breaks joins with older rows; README, "
+                    "'Personal data'). Only for demos and tests: set 'pii_allow_unkeyed' to true."
+                )
             log.warning(
-                "Personal data is hashed WITHOUT a key: the hashes of e-mails and phones can be reversed by "
-                "brute force. Set the clickhouse connection extra 'pii_hash_key' to a long random secret."
+                "Personal data is hashed WITHOUT a key (pii_allow_unkeyed is true): the hashes of e-mails and "
+                "phones can be reversed by brute force. Set the clickhouse connection extra 'pii_hash_key'."
             )
         return policy
 
@@ -217,6 +246,33 @@ class PiiPolicy:
                 elif t is list:
                     out[k] = self.scrub(v, person=person or k in PERSON_CONTAINERS)
         return out
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A boolean connection extra (JSON true/false, or text such as "true"/"0")."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise QticketsConfigError(f"invalid {name} {value!r}: set the clickhouse connection extra to true or false")
+
+
+def _key_version(value: Any) -> int:
+    """``pii_key_version`` as an int (unset -> 1); range checked by :class:`PiiPolicy`."""
+    if value is None or value == "":
+        return 1
+    if isinstance(value, bool):
+        raise QticketsConfigError(f"invalid pii_key_version {value!r}: expected a whole number from 1 to "
+                                  f"{MAX_KEY_VERSION}")
+    if isinstance(value, float) and value.is_integer():  # the connection form's number field
+        return int(value)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise QticketsConfigError(f"invalid pii_key_version {value!r}: expected a whole number from 1 to "
+                                  f"{MAX_KEY_VERSION}") from None
+    return number
 
 
 def _value_hasher(cached: Callable[[str], str]) -> Callable[[Any], str | None]:

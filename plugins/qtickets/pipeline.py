@@ -96,18 +96,34 @@ def _is_due(ds: Dataset, params: RunParams, window: Window, now: datetime,
 
 
 def _pii_policy(ch: Any):
+    """The personal-data policy of the clickhouse connection's extras.
+
+    :raises QticketsConfigError: hash mode without ``pii_hash_key`` (and without ``pii_allow_unkeyed``).
+    """
     from qtickets.pii import PiiPolicy
 
     extra = ch.connection.extra_dejson  # the hook's own (cached) connection: no second lookup
-    return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "")
+    return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "",
+                                   allow_unkeyed=extra.get("pii_allow_unkeyed", False),
+                                   key_version=extra.get("pii_key_version"))
 
 
 def _build_source(ds: Dataset, params: RunParams, ch: Any):
-    from qtickets.sources import FixtureSource, LiveSource, parse_partner_requests
+    from qtickets.sources import FixtureSource, LiveSource, fixtures_root, parse_partner_requests
 
     if params.fixtures_dir:
-        log.info("Replaying saved responses from %s (no HTTP request)", params.fixtures_dir)
-        return FixtureSource(params.fixtures_dir, ch), None
+        source = FixtureSource(params.fixtures_dir, ch, root=fixtures_root())
+        if not source.files_for(ds.name):
+            looked = (f"fixtures_dir {source.folder} holds no saved response for {ds.name} (looked for "
+                      f"{source.looked_for(ds.name)})")
+            if ds.name in params.datasets:
+                from qtickets.exceptions import QticketsConfigError
+
+                raise QticketsConfigError(f"{looked}; it is named in the run's 'datasets': add the files or "
+                                          "leave it out")
+            return None, f"{looked}; not named in 'datasets'"
+        log.info("Replaying saved responses from %s (no HTTP request)", source.folder)
+        return source, None
     from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook
 
     if ds.api == "partners":
@@ -190,6 +206,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         return {**stats, "status": "skipped", "reason": "not selected"}
     now = now or utcnow()
     with _clickhouse() as ch:
+        pii = _pii_policy(ch)  # a missing hash key fails the load before anything is read
         last_success = warehouse.last_dataset_load(ch, name) if ds.mode == "snapshot" else None
         due, reason = _is_due(ds, params, window, now, last_success)
         if not due:
@@ -199,7 +216,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         if source is None:
             log.info("Skipping %s: %s", name, why_not)
             return {**stats, "status": "skipped", "reason": why_not}
-        ctx = MapContext(fetched_at=now, pii=_pii_policy(ch))
+        ctx = MapContext(fetched_at=now, pii=pii)
         columns = ds.columns()
         sales_dates: set[date] = set()
         buffer = _RowBuffer(ch, columns, before_insert=_stored_sales_months_of(ds, ch, columns, sales_dates))
@@ -292,8 +309,9 @@ def run_checks(params: RunParams, window: Window, now: datetime | None = None) -
 
     now = now or utcnow()
     # Freshness compares the newest data with the wall clock: meaningful for a run of the present,
-    # not for a backfill of last year.
-    check_freshness = window.end >= now - FRESHNESS_MAX_AGE
+    # not for a backfill of last year, nor for a replay of saved responses (it reads no vendor timeline
+    # and records no coverage, so it can neither make the data fresh nor be blamed for it being stale).
+    check_freshness = window.end >= now - FRESHNESS_MAX_AGE and not params.fixtures_dir
     with _clickhouse() as ch:
         results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
     warehouse.raise_for_failed(results)

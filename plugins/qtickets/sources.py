@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from qtickets.exceptions import QticketsConfigError
+from qtickets.exceptions import QticketsConfigError, QticketsFilterIgnoredError
+from qtickets.timeutil import format_api_ts
 from qtickets.warehouse.paths import QUERIES_DIR
 
 if TYPE_CHECKING:
@@ -23,6 +24,66 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARTNER_REQUESTS_VARIABLE = "qtickets_partner_find_requests"
+#: Airflow config option naming the folder replays may read (``[qtickets] fixtures_root``, or the
+#: environment variable ``AIRFLOW__QTICKETS__FIXTURES_ROOT``); unset = replay is disabled.
+FIXTURES_ROOT_SECTION, FIXTURES_ROOT_KEY = "qtickets", "fixtures_root"
+FIXTURES_ROOT_ENV = "AIRFLOW__QTICKETS__FIXTURES_ROOT"
+#: Saved responses each dataset replays, relative to ``fixtures_dir`` (``*``: any show id / page).
+FIXTURE_FILES: dict[str, tuple[str, ...]] = {
+    "orders": ("orders.json", "orders/page-*.json"),
+    "events": ("events.json", "events/page-*.json"),
+    "clients": ("clients.json", "clients/page-*.json"),
+    "discounts": ("discounts.json", "discounts/page-*.json"),
+    "promo_codes": ("promo-codes.json", "promo-codes/page-*.json"),
+    "price_shades": ("color-themes.json", "color-themes/page-*.json"),
+    "inventory": ("shows/*/seats.json",),
+    "barcodes": ("shows/*/barcodes.json",),
+    "partner_tickets": ("partners/tickets_find.json",),
+}
+
+
+def fixtures_root() -> Path | None:
+    """The folder the deployment lets replays read (``[qtickets] fixtures_root``), ``None`` when unset."""
+    from airflow.sdk.configuration import conf
+
+    value = (conf.get(FIXTURES_ROOT_SECTION, FIXTURES_ROOT_KEY, fallback="") or "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def resolve_fixtures_dir(fixtures_dir: str | Path, root: str | Path | None) -> tuple[Path, Path]:
+    """``(folder, root)``, both resolved (symlinks followed), the folder inside the root.
+
+    ``fixtures_dir`` is taken relative to the root (an absolute path must lie inside it too).
+
+    :raises QticketsConfigError: no root is configured (replay disabled), the folder resolves outside
+        the root (``..``, another absolute path, a symlink out of it), or it is not a folder.
+    """
+    if root is None or str(root).strip() == "":
+        raise QticketsConfigError(
+            f"fixtures_dir {str(fixtures_dir)!r} was given but replay is disabled on this deployment: no replay "
+            f"root is configured. To allow replays, set the Airflow option [{FIXTURES_ROOT_SECTION}] "
+            f"{FIXTURES_ROOT_KEY} (environment variable {FIXTURES_ROOT_ENV}) on the workers to the folder that "
+            "holds saved responses, then pass fixtures_dir relative to it; or leave fixtures_dir empty for live data"
+        )
+    base = Path(root).expanduser().resolve()
+    if not base.is_dir():
+        raise QticketsConfigError(
+            f"the replay root {base} ([{FIXTURES_ROOT_SECTION}] {FIXTURES_ROOT_KEY}) is not a folder on this "
+            "worker; create it or fix the setting"
+        )
+    folder = (base / fixtures_dir).resolve()
+    if not folder.is_relative_to(base):
+        raise QticketsConfigError(
+            f"fixtures_dir {str(fixtures_dir)!r} resolves to {folder}, outside the replay root {base} "
+            f"([{FIXTURES_ROOT_SECTION}] {FIXTURES_ROOT_KEY}); replays read only folders inside it: pass a "
+            "path relative to the root"
+        )
+    if not folder.is_dir():
+        raise QticketsConfigError(
+            f"fixtures_dir {folder} is not a folder; pass the folder holding saved responses "
+            "(e.g. orders.json, events.json), relative to the replay root, or leave the param empty for live data"
+        )
+    return folder, base
 
 
 def _upcoming_shows(ch: ClickHouseHook) -> list[tuple[int, int]]:
@@ -67,7 +128,7 @@ class LiveSource:
 
     def iter_pages(self, endpoint: str, *, where: list[dict] | None = None, order_by: dict | None = None,
                    window: Window | None = None, guard_column: str | None = None) -> Iterator[Page]:
-        from qtickets.hooks.qtickets import WindowGuard
+        from qtickets.pagination import WindowGuard
 
         guard = WindowGuard(guard_column, window.start, window.end) if guard_column and window else None
         yield from self.hook.iter_pages(endpoint, where=where, order_by=order_by, guard=guard)
@@ -95,32 +156,55 @@ class LiveSource:
 
 
 class FixtureSource:
-    """Replays saved vendor responses from a folder, for offline debugging.
+    """Replays saved vendor responses from a folder inside the deployment's replay root.
 
     A response is looked up by its API path: ``GET /orders`` → ``orders.json`` (one page, a bare list,
     or a list of pages) or ``orders/page-*.json``; ``GET /shows/7/seats`` → ``shows/7/seats.json``;
-    Partners ``tickets/find`` → ``partners/tickets_find.json``. A missing file means the endpoint
-    returned nothing; the run log says which file it looked for.
+    Partners ``tickets/find`` → ``partners/tickets_find.json`` (see :data:`FIXTURE_FILES`). A response
+    the load needs but the folder lacks fails the load, naming the files looked for. Every file read
+    must resolve inside the root (a symlink out of it is refused). Records of incremental datasets get
+    the same window check as live ones.
+
+    :param fixtures_dir: the ``fixtures_dir`` param, relative to ``root``.
+    :param root: the replay root (:func:`fixtures_root`); ``None`` means replay is disabled.
+    :raises QticketsConfigError: see :func:`resolve_fixtures_dir`.
     """
 
-    def __init__(self, folder: str | Path, ch: ClickHouseHook | None = None) -> None:
-        self.folder = Path(folder).expanduser()
-        if not self.folder.is_dir():
-            raise QticketsConfigError(
-                f"fixtures_dir {self.folder} is not a folder; pass the folder holding saved responses "
-                "(e.g. orders.json, events.json) or leave the param empty for live data"
-            )
+    def __init__(self, fixtures_dir: str | Path, ch: ClickHouseHook | None = None, *,
+                 root: str | Path | None) -> None:
+        self.folder, self.root = resolve_fixtures_dir(fixtures_dir, root)
         self.ch = ch
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(self.root):
+            raise QticketsConfigError(
+                f"fixture {path} resolves to {resolved}, outside the replay root {self.root}: replays read only "
+                "files inside it (replace the link by the file itself)"
+            )
+        return resolved
+
+    def files_for(self, dataset: str) -> list[Path]:
+        """The saved responses present for ``dataset`` (empty: the folder has none of them)."""
+        return [p for pattern in FIXTURE_FILES[dataset] for p in sorted(self.folder.glob(pattern)) if p.is_file()]
+
+    @staticmethod
+    def looked_for(dataset: str) -> str:
+        """The files a dataset replays, for messages."""
+        return " or ".join(FIXTURE_FILES[dataset])
 
     def _load(self, relative: str) -> Any:
         path = self.folder / f"{relative}.json"
         if path.is_file():
-            return orjson.loads(path.read_bytes())
+            return orjson.loads(self._inside(path).read_bytes())
         pages = sorted((self.folder / relative).glob("page-*.json")) if (self.folder / relative).is_dir() else []
         if pages:
-            return [orjson.loads(p.read_bytes()) for p in pages]
-        log.warning("No fixture for %s (looked for %s); treating it as empty", relative, path)
-        return None
+            return [orjson.loads(self._inside(p).read_bytes()) for p in pages]
+        raise QticketsConfigError(
+            f"fixtures_dir {self.folder} has no saved response for {relative}: looked for {relative}.json and "
+            f"{relative}/page-*.json. Add it (an empty list [] if the API returned nothing) or leave this "
+            "dataset out of the run's 'datasets'"
+        )
 
     @staticmethod
     def _pages(payload: Any) -> Iterator[Page]:
@@ -139,9 +223,25 @@ class FixtureSource:
 
     def iter_pages(self, endpoint: str, *, where: list[dict] | None = None, order_by: dict | None = None,
                    window: Window | None = None, guard_column: str | None = None) -> Iterator[Page]:
-        for page in self._pages(self._load(endpoint)):
-            if page:
-                yield page
+        pages = [page for page in self._pages(self._load(endpoint)) if page]
+        if guard_column and window:
+            # Every page is checked before any is yielded: a bad record fails the load with nothing loaded.
+            from qtickets.pagination import WindowGuard
+
+            guard = WindowGuard(guard_column, window.start, window.end)
+            for number, page in enumerate(pages, 1):
+                outside = guard.first_outside(page)
+                if outside is not None:
+                    record, value = outside
+                    raise QticketsFilterIgnoredError(
+                        f"replayed /{endpoint} from fixtures_dir {self.folder}: page {number} holds record "
+                        f"id={record.get('id') if isinstance(record, dict) else None!r} with {guard_column}="
+                        f"{value!r}, outside this run's window [{format_api_ts(window.start)}, "
+                        f"{format_api_ts(window.end)}). Replayed records get the same window check as live "
+                        "ones; nothing was loaded. Run with since_hours (or a data interval) covering them, "
+                        "or remove them from the fixture."
+                    )
+        yield from pages
 
     def show_seats(self, show_id: int) -> dict[str, dict]:
         payload = self._load(f"shows/{show_id}/seats")

@@ -205,14 +205,26 @@ def test_dry_run_makes_no_request_and_no_write(dagbag, env, ch_database, chdb_di
                                {"db": ch_database}) == [(0,)]
 
 
+FIXTURES_ROOT_ENV = "AIRFLOW__QTICKETS__FIXTURES_ROOT"
+
+
+def _save_orders(folder, orders) -> None:
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orders.json").write_text(json.dumps({"data": orders, "paging": {
+        "perPage": len(orders), "currentPage": 1, "total": len(orders)}}))
+
+
 def test_fixtures_replay_loads_saved_responses_without_any_request(dagbag, env, tmp_path, monkeypatch):
     import json
 
+    monkeypatch.setenv(FIXTURES_ROOT_ENV, str(tmp_path))  # the deployment allows replays from here
     headers = {"Authorization": f"Bearer {env.token}"}
     orders = _all_orders(env)
-    (tmp_path / "orders.json").write_text(json.dumps({"data": orders, "paging": {
-        "perPage": len(orders), "currentPage": 1, "total": len(orders)}}))
-    events_dir = tmp_path / "events"
+    capture = tmp_path / "capture"
+    _save_orders(capture, orders)
+    events_dir = capture / "events"
     events_dir.mkdir()
     page = 1
     while True:
@@ -224,8 +236,9 @@ def test_fixtures_replay_loads_saved_responses_without_any_request(dagbag, env, 
     env.reset_log()
     monkeypatch.delenv("AIRFLOW_CONN_QTICKETS_DEFAULT")  # replay needs no credentials
 
+    # Replayed orders get the window check of live ones: the run's window covers the whole history.
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(
-        fixtures_dir=str(tmp_path), datasets=["orders", "events"]))
+        fixtures_dir="capture", datasets=["orders", "events"], since_hours=ALL_HISTORY["since_hours"]))
     assert str(run.state) == "success", _states(run)
     assert env.requests == []
     counts = _staging_counts()
@@ -237,9 +250,71 @@ def test_fixtures_replay_loads_saved_responses_without_any_request(dagbag, env, 
     assert (fact_tickets, Decimal(fact_revenue)) == (tickets, revenue)
 
 
-def test_fixtures_dir_that_does_not_exist_fails_with_a_clear_message(dagbag, env, tmp_path):
+def test_fixtures_dir_that_does_not_exist_fails_with_a_clear_message(dagbag, env, tmp_path, monkeypatch):
+    monkeypatch.setenv(FIXTURES_ROOT_ENV, str(tmp_path))
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(
         fixtures_dir=str(tmp_path / "nope"), datasets=["orders"]))
     assert str(run.state) == "failed"
     (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
     assert "fixtures_dir" in error_message and "nope" in error_message
+
+
+def test_replay_is_refused_when_the_deployment_sets_no_root(dagbag, env, tmp_path, monkeypatch):
+    monkeypatch.delenv(FIXTURES_ROOT_ENV, raising=False)
+    _save_orders(tmp_path, _all_orders(env))
+    env.reset_log()
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(
+        fixtures_dir=str(tmp_path), datasets=["orders"], since_hours=ALL_HISTORY["since_hours"]))
+    assert str(run.state) == "failed"
+    assert _states(run)["load_orders"] == "failed"
+    assert env.requests == []
+    assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
+    (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
+    assert "replay is disabled" in error_message and FIXTURES_ROOT_ENV in error_message
+
+
+def test_replayed_orders_outside_the_window_fail_the_load_like_live_ones(dagbag, env, tmp_path, monkeypatch):
+    monkeypatch.setenv(FIXTURES_ROOT_ENV, str(tmp_path))
+    orders = _all_orders(env)
+    _save_orders(tmp_path / "capture", orders)
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(fixtures_dir="capture", datasets=["orders"]))
+    assert str(run.state) == "failed"  # a manual run's window is the last 2 hours
+    assert _states(run)["load_orders"] == "failed"
+    assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
+    (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
+    assert "outside this run's window" in error_message and "replayed /orders" in error_message
+
+
+def test_replay_loads_only_datasets_with_files_unless_one_is_named(dagbag, env, tmp_path, monkeypatch):
+    monkeypatch.setenv(FIXTURES_ROOT_ENV, str(tmp_path))
+    orders = _all_orders(env)
+    _save_orders(tmp_path / "capture", orders)
+    # Nothing named: orders load, every dataset without saved responses is skipped with a reason.
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(
+        fixtures_dir="capture", since_hours=ALL_HISTORY["since_hours"]))
+    assert str(run.state) == "success", _states(run)
+    assert _staging_counts()["stg_qtickets_api_orders_raw"] == len(orders)
+    assert _result(run, "load_orders")["status"] == "loaded"
+    events = _result(run, "load_events")
+    assert events["status"] == "skipped" and "events.json" in events["reason"]
+    # events named without its files: that load fails, naming the files it looked for.
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(
+        fixtures_dir="capture", datasets=["orders", "events"], since_hours=ALL_HISTORY["since_hours"]))
+    assert str(run.state) == "failed"
+    assert _states(run)["load_events"] == "failed" and _states(run)["load_orders"] == "success"
+    messages = [m for (m,) in _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL WHERE status = 'failed'")]
+    assert any("events.json" in m and "events/page-*.json" in m for m in messages), messages
+
+
+def test_hash_mode_without_a_key_fails_before_any_request(dagbag, env, ch_database, chdb_dir, monkeypatch):
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(
+        {"conn_type": "clickhouse", "schema": ch_database, "extra": {"embedded_path": str(chdb_dir)}}))
+    env.reset_log()
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
+    assert str(run.state) == "failed"
+    assert _states(run)["load_orders"] == "failed"
+    assert env.requests == []
+    (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
+    assert "pii_hash_key" in error_message and "secrets.token_urlsafe(32)" in error_message

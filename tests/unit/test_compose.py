@@ -32,6 +32,7 @@ REQUIRED_SECRETS = {
     "AIRFLOW_FERNET_KEY": "test-fernet-key",
     "AIRFLOW_ADMIN_PASSWORD": "test-admin-password",
     "CLICKHOUSE_PASSWORD": "test-clickhouse-password",
+    "QTICKETS_PII_HASH_KEY": "test-pii-hash-key",
     "AIRFLOW_CONN_QTICKETS_DEFAULT": '{"conn_type": "qtickets", "host": "https://qtickets.ru/api/rest/v1", '
     '"password": "test-qtickets-token"}',
 }
@@ -144,11 +145,37 @@ def test_connections_come_from_the_environment(resolved: dict[str, Any]) -> None
 
     clickhouse = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
     assert clickhouse == {"conn_type": "clickhouse", "host": "clickhouse", "port": 9000, "login": "airflow",
-                          "password": "test-clickhouse-password", "schema": "zakaz"}
+                          "password": "test-clickhouse-password", "schema": "zakaz",
+                          "extra": {"pii_hash_key": "test-pii-hash-key", "pii_key_version": 1}}
     assert json.loads(env["AIRFLOW_CONN_QTICKETS_DEFAULT"])["password"] == "test-qtickets-token"
     for optional in ("QTICKETS_PARTNERS_DEFAULT", "QTICKETS_ALERTS_TELEGRAM", "QTICKETS_ALERTS_SLACK",
                      "QTICKETS_ALERTS_SMTP"):
         assert env[f"AIRFLOW_CONN_{optional}"] == ""  # empty = undefined for Airflow = channel off
+
+
+def test_hash_key_and_its_version_reach_the_clickhouse_connection(tmp_path: Path) -> None:
+    result = _compose(tmp_path, "config", "--format", "json", QTICKETS_PII_KEY_VERSION="2")
+    assert result.returncode == 0, result.stderr
+    for name in AIRFLOW_SERVICES | {"airflow-init"}:
+        env = json.loads(result.stdout)["services"][name]["environment"]
+        extra = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])["extra"]
+        assert extra == {"pii_hash_key": "test-pii-hash-key", "pii_key_version": 2}, name
+        assert not extra.get("pii_allow_unkeyed"), name
+
+
+def test_env_example_says_how_to_make_the_hash_key() -> None:
+    text = ENV_EXAMPLE.read_text()
+    assert re.search(r"^QTICKETS_PII_HASH_KEY=$", text, re.M)  # empty: compose refuses to start without it
+    assert "secrets.token_urlsafe(32)" in text
+
+
+def test_replay_of_saved_responses_is_not_enabled(resolved: dict[str, Any]) -> None:
+    # [qtickets] fixtures_root unset = the fixtures_dir param is refused: no trigger can read worker files.
+    for name, service in resolved["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            assert "FIXTURES_ROOT" not in key.upper(), f"{name} sets {key}"
+            assert "fixtures_root" not in str(value).lower(), f"{name}.{key} mentions fixtures_root"
+    assert "FIXTURES_ROOT" not in DOCKERFILE.read_text().upper()
 
 
 def test_init_migrates_creates_the_pool_and_seeds_the_admin_password(resolved: dict[str, Any]) -> None:
@@ -202,6 +229,23 @@ def test_dockerfile_installs_requirements_and_the_provider() -> None:
     assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in text
     for source in ("pyproject.toml", "plugins/qtickets", "include", "dags"):
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is missing"
+
+
+def test_image_installs_with_the_lock_as_constraints() -> None:
+    # Transitive versions in the image are the ones the tests ran with (requirements.lock), not whatever
+    # the index holds on the day of the build.
+    text = DOCKERFILE.read_text()
+    install = next(cmd for cmd in re.split(r"\n(?=[A-Z]+ )", text)
+                   if cmd.startswith("RUN ") and "-r /tmp/requirements-server.txt" in cmd)
+    assert re.search(r"(?:-c|--constraint)[ =]requirements\.lock\b", install), install
+    assert re.search(r"^COPY --chown=airflow:0 requirements\.txt requirements\.lock \./$", text, re.M)
+    lock = (ROOT / "requirements.lock").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in lock if "==" in line and not line.startswith("#"))
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, version = requirement.split("==")
+            assert pins.get(name) == version, f"{name}: requirements.txt and requirements.lock disagree"
 
 
 def test_image_keeps_the_plugin_scan_out_of_the_package() -> None:

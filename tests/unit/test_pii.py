@@ -28,11 +28,65 @@ def test_key_never_in_repr():
     assert "topsecret" not in repr(MapContext(FETCHED, PiiPolicy("hash", b"topsecret")))
 
 
-def test_unkeyed_hash_mode_warns(caplog):
+@pytest.mark.parametrize("key", [None, "", b""])
+def test_hash_mode_without_a_key_is_refused_saying_what_to_set(key):
+    with pytest.raises(QticketsConfigError) as err:
+        PiiPolicy.from_settings(None, key)
+    message = str(err.value)
+    assert "pii_hash_key" in message and "secrets.token_urlsafe(32)" in message
+    assert "pii_allow_unkeyed" in message and "brute force" in message
+
+
+@pytest.mark.parametrize("allow", [False, "false", "0", None])
+def test_unkeyed_is_refused_unless_explicitly_allowed(allow):
+    with pytest.raises(QticketsConfigError, match="pii_hash_key"):
+        PiiPolicy.from_settings("hash", "", allow_unkeyed=allow)
+
+
+@pytest.mark.parametrize("allow", [True, "true", " Yes ", "1"])
+def test_unkeyed_hash_mode_when_allowed_warns(caplog, allow):
     with caplog.at_level(logging.WARNING, logger="qtickets.pii"):
-        policy = PiiPolicy.from_settings(None, None)
-    assert policy.mode == "hash"
+        policy = PiiPolicy.from_settings(None, None, allow_unkeyed=allow)
+    assert policy.mode == "hash" and policy.key == b""
     assert "pii_hash_key" in caplog.text and "brute force" in caplog.text
+
+
+def test_allow_unkeyed_must_be_a_boolean():
+    with pytest.raises(QticketsConfigError, match="pii_allow_unkeyed"):
+        PiiPolicy.from_settings("hash", "", allow_unkeyed="sometimes")
+
+
+def test_clear_mode_needs_no_key():
+    assert PiiPolicy.from_settings("clear", None).mode == "clear"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(None, 1), ("", 1), (1, 1), ("2", 2), (3.0, 3), (65535, 65535)])
+def test_key_version_defaults_to_one(raw, expected):
+    assert PiiPolicy.from_settings("hash", "k", key_version=raw).key_version == expected
+
+
+@pytest.mark.parametrize("raw", [0, -1, 65536, "two", 1.5, True])
+def test_bad_key_version_is_a_config_error(raw):
+    with pytest.raises(QticketsConfigError, match="pii_key_version"):
+        PiiPolicy.from_settings("hash", "k", key_version=raw)
+
+
+def test_key_version_is_stored_with_every_hash(captures_dir):
+    # Every staging table with a hash column records which key made it.
+    for module, table in ((orders, orders.ORDERS_TABLE), (orders, orders.TICKETS_TABLE),
+                          (clients, clients.CLIENTS_TABLE), (barcodes, barcodes.BARCODES_TABLE),
+                          (partner_tickets, partner_tickets.PARTNER_TICKETS_TABLE)):
+        assert "pii_key_version" in module.COLUMNS[table], table
+    ctx = MapContext(FETCHED, PiiPolicy("hash", b"k", key_version=7))
+    out = orders.map_orders(load(captures_dir, "orders_page1.json"), ctx)
+    for table in (orders.ORDERS_TABLE, orders.TICKETS_TABLE):
+        at = orders.COLUMNS[table].index("pii_key_version")
+        assert out[table] and {row[at] for row in out[table]} == {7}
+    for module, table, record in ((clients, clients.CLIENTS_TABLE, {"id": 1, "email": "a@b.c"}),
+                                  (barcodes, barcodes.BARCODES_TABLE, {"show_id": 1, "barcode": "1"}),
+                                  (partner_tickets, partner_tickets.PARTNER_TICKETS_TABLE, {"id": 1})):
+        (row,) = getattr(module, f"map_{module.__name__.rsplit('.', 1)[1]}")([record], ctx)[table]
+        assert row[module.COLUMNS[table].index("pii_key_version")] == 7
 
 
 @pytest.mark.parametrize(("mode", "key"), [("hash", "secret"), ("clear", None), (" CLEAR ", "")])

@@ -14,7 +14,7 @@ BARCODES_TABLE = "stg_qtickets_api_barcodes_raw"
 COLUMNS: dict[str, tuple[str, ...]] = {
     BARCODES_TABLE: (
         "barcode_hash", "barcode", "show_id", "event_id", "seat_name", "zone_name", "row", "place",
-        "admission", "price", "checked_at", "payload_json", "_ver", "_loaded_at",
+        "admission", "price", "checked_at", "payload_json", "_ver", "_loaded_at", "pii_key_version",
     ),
 }
 
@@ -23,6 +23,7 @@ def map_barcodes(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]
     """Snapshot dataset: ``_ver`` is the fetch time."""
     pii = ctx.pii
     ver = ctx.ver(None)
+    key_version = pii.key_version
     rows: list[tuple] = []
     for r in records:
         barcode = r.get("barcode")
@@ -33,7 +34,7 @@ def map_barcodes(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]
                 pii.hash_barcode(barcode), pii.clear(barcode), uint(r.get("show_id"), name="barcode show_id"),
                 uint(r.get("event_id") or 0), text(r.get("seat_name")), text(r.get("zone_name")),
                 text(r.get("row")), text(r.get("place")), flag(r.get("admission")), money(r.get("price")),
-                ts(r.get("checked_at")), dumps(scrub_record(r, pii)), ver, ctx.loaded_at,
+                ts(r.get("checked_at")), dumps(scrub_record(r, pii)), ver, ctx.loaded_at, key_version,
             )
         )
     return {BARCODES_TABLE: rows}

@@ -33,6 +33,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "deleted_at", "price", "original_price", "currency", "discount_id", "promo_code_id", "site_host",
         "payment_type", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
         "tickets_count", "client_email_hash", "client_phone_hash", "payload_json", "_ver", "_loaded_at",
+        "pii_key_version",
     ),
     TICKETS_TABLE: (
         "ticket_id", "order_id", "event_id", "show_id", "seat_id", "seat_name", "order_payed", "payed_at",
@@ -40,7 +41,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "checked_at", "price", "original_price", "discount_value", "ticket_amount", "service_fee_amount",
         "refunded_amount", "quantity", "currency", "utm_source", "utm_medium", "utm_campaign",
         "utm_content", "utm_term", "is_sold", "client_email_hash", "client_phone_hash", "barcode_hash",
-        "payload_json", "_ver", "_loaded_at",
+        "payload_json", "_ver", "_loaded_at", "pii_key_version",
     ),
 }
 
@@ -84,6 +85,7 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
     hash_email = pii.hash_email
     hash_phone = pii.hash_phone
     hash_barcode = pii.hash_barcode
+    key_version = pii.key_version
     # Raw-value caches behind hash_email/hash_phone/hash_barcode, called directly for truthy str values.
     email_of, phone_of, barcode_of = pii._email, pii._phone, pii._barcode
     scrub_top = pii._scrub_top  # this level of scrub_basket(b, pii); see the payload note below
@@ -122,7 +124,7 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
                 opt_uint(order.get("discount_id")), opt_uint(order.get("promo_code_id")),
                 text(site.get("host")) if isinstance(site, dict) else "", text(order.get("payment_type_id")),
                 *utm_values, len(baskets), hash_email(email), hash_phone(phone),
-                _order_payload(order, pii, fast_dumps), row_ver, loaded_at,
+                _order_payload(order, pii, fast_dumps), row_ver, loaded_at, key_version,
             )
         )
         order_alive = payed == 1 and deleted_at is None
@@ -178,7 +180,7 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
                     price, original_price, discount, amount, fee, refunded, quantity,
                     currency, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
                     1 if (order_alive and b_deleted is None and refunded_at is None) else 0,
-                    email_hash, phone_hash, barcode_hash, payload, row_ver, loaded_at,
+                    email_hash, phone_hash, barcode_hash, payload, row_ver, loaded_at, key_version,
                 )
             )
     return {ORDERS_TABLE: orders, TICKETS_TABLE: tickets}

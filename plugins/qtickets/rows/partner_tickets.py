@@ -15,7 +15,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     PARTNER_TICKETS_TABLE: (
         "ticket_id", "event_id", "show_id", "seat_id", "offer_id", "external_id", "external_order_id",
         "paid", "paid_at", "reserved_to", "deleted", "price", "client_email_hash", "client_phone_hash",
-        "barcode_hash", "payload_json", "_ver", "_loaded_at",
+        "barcode_hash", "payload_json", "_ver", "_loaded_at", "pii_key_version",
     ),
 }
 
@@ -24,6 +24,7 @@ def map_partner_tickets(records: list[dict], ctx: MapContext) -> dict[str, list[
     """One row per partner ticket; ``_ver`` is the fetch time (items have no ``updated_at``)."""
     pii = ctx.pii
     ver = ctx.ver(None)
+    key_version = pii.key_version
     rows: list[tuple] = []
     for r in records:
         rows.append(
@@ -33,7 +34,7 @@ def map_partner_tickets(records: list[dict], ctx: MapContext) -> dict[str, list[
                 text(r.get("external_id")), text(r.get("external_order_id")), flag(r.get("paid")),
                 ts(r.get("paid_at")), ts(r.get("reserved_to")), flag(r.get("deleted")), money(r.get("price")),
                 pii.hash_email(r.get("client_email")), pii.hash_phone(r.get("client_phone")),
-                pii.hash_barcode(r.get("barcode")), dumps(scrub_record(r, pii)), ver, ctx.loaded_at,
+                pii.hash_barcode(r.get("barcode")), dumps(scrub_record(r, pii)), ver, ctx.loaded_at, key_version,
             )
         )
     return {PARTNER_TICKETS_TABLE: rows}

@@ -153,11 +153,12 @@ def test_empty_custom_fields_and_missing_optional_parts(ctx):
 
 def test_version_ordering():
     early, late = FETCHED, FETCHED + timedelta(hours=1)
-    v_old = map_orders([order(updated_at="2025-11-01T10:05:00+03:00")], MapContext(late))[ORDERS_TABLE][0][-2]
-    v_new = map_orders([order(updated_at="2025-11-03T10:05:00+03:00")], MapContext(early))[ORDERS_TABLE][0][-2]
+    ver = COLUMNS[ORDERS_TABLE].index("_ver")
+    v_old = map_orders([order(updated_at="2025-11-01T10:05:00+03:00")], MapContext(late))[ORDERS_TABLE][0][ver]
+    v_new = map_orders([order(updated_at="2025-11-03T10:05:00+03:00")], MapContext(early))[ORDERS_TABLE][0][ver]
     assert v_new > v_old, "a later vendor update wins even when it was fetched earlier"
-    same_early = map_orders([order()], MapContext(early))[ORDERS_TABLE][0][-2]
-    same_late = map_orders([order()], MapContext(late))[ORDERS_TABLE][0][-2]
+    same_early = map_orders([order()], MapContext(early))[ORDERS_TABLE][0][ver]
+    same_late = map_orders([order()], MapContext(late))[ORDERS_TABLE][0][ver]
     assert same_late > same_early, "for an unchanged record the later read wins"
 
 
