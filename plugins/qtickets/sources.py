@@ -202,8 +202,8 @@ class FixtureSource:
             return [orjson.loads(self._inside(p).read_bytes()) for p in pages]
         raise QticketsConfigError(
             f"fixtures_dir {self.folder} has no saved response for {relative}: looked for {relative}.json and "
-            f"{relative}/page-*.json. Add it (an empty list [] if the API returned nothing) or leave this "
-            "dataset out of the run's 'datasets'"
+            f"{relative}/page-*.json. Add it (an empty list [] if the API returned nothing) or run without "
+            "this dataset"
         )
 
     @staticmethod
