@@ -10,19 +10,18 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-#: What a secret is replaced with in every log line and error text.
-REDACTED = "***"
+from qtickets.redaction import redact, safe_request_id
 
 
-def redact(text: str, secrets: tuple[str | None, ...]) -> str:
-    """Replace every secret in ``text`` (tokens and passwords never reach logs or exception text)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    return text
+class _Redacted:
+    """Mixin: the message passes through :func:`qtickets.redaction.redact` when the error is built, so
+    ``str(exc)``, tracebacks, XCom and run records never carry a registered secret."""
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(redact(message), *args)
 
 
-class QticketsError(AirflowException):
+class QticketsError(_Redacted, AirflowException):
     """Base class of every error raised by the QTickets provider."""
 
 
@@ -66,17 +65,18 @@ class QticketsApiError(QticketsError):
         attempts: int | None = None,
         elapsed_s: float | None = None,
     ) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status = status
-        self.code = code
-        self.request_id = request_id
-        self.url = url
-        self.body_preview = body_preview
+        self.code = redact(code) if code else code
+        self.request_id = safe_request_id(request_id)
+        self.url = redact(url) if url else url
+        self.body_preview = redact(body_preview) if body_preview else body_preview
         self.body_bytes = body_bytes
-        self.content_type = content_type
+        self.content_type = redact(content_type) if content_type else content_type
         self.body_sha256 = body_sha256
-        self.parse_error = parse_error
+        self.parse_error = redact(parse_error) if parse_error else parse_error
         self.attempts = attempts
         self.elapsed_s = elapsed_s
 
@@ -152,7 +152,7 @@ class QticketsFilterIgnoredError(QticketsError, AirflowFailException):
     """A windowed request returned records outside the window: the API ignored the filter."""
 
 
-class ClickHouseError(AirflowException):
+class ClickHouseError(_Redacted, AirflowException):
     """Base class of warehouse errors."""
 
 

@@ -14,8 +14,10 @@ email      qtickets_alerts_smtp        conn type ``smtp``; extra ``to`` (comma-s
 =========  ==========================  =====================================================
 
 A missing connection silently disables its channel; a channel that fails logs a WARNING and never
-stops the others or raises into the task. Every message goes through :func:`scrub` (Airflow's secrets
-masker plus patterns for bearer tokens and ``password=``/``token=``/``key=`` values).
+stops the others or raises into the task. Every message, and every delivery error logged, goes through
+:func:`qtickets.redaction.redact` (registered secrets in any encoding, Airflow's masker, and patterns
+for bearer tokens, bot tokens, webhook paths and ``password=``/``token=`` values); each channel's
+secrets (bot token, webhook path, SMTP password) are registered when its connection is read.
 
 One failure, one message: tasks alert from ``on_failure_callback`` (Airflow calls it only after the
 last retry); the DAG-level callback stays quiet when the run failed because of a task whose own
@@ -28,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +40,7 @@ from airflow.sdk import AsyncCallback, BaseHook, BaseNotifier, DeadlineAlert, De
 
 from qtickets.connections import optional_connection
 from qtickets.exceptions import DataQualityError, QticketsApiError, StaleDataError
+from qtickets.redaction import redact, register_connection, register_secret
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -65,38 +67,20 @@ _DAG_FAILURE_REASONS = {
     "task_failure": "a task failed",
 }
 
-# Patterns for secrets the masker may not know about (it only knows values it has been told).
-_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{16,}"), r"\1 ***"),
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "***"),  # Telegram bot token
-    (re.compile(r"(?i)(hooks\.slack\.com/services/)[^\s\"'<>]+"), r"\1***"),
-    (re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+@"), r"\1***@"),  # user:password@ in URLs
-    (
-        re.compile(
-            r"(?i)\b([\w-]*(?:password|passwd|pwd|token|secret|api[_-]?key|key|authorization)[\w-]*)"
-            r"(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s&,;\"'|]+)"
-        ),
-        r"\1\2***",
-    ),
-)
-
-
-def scrub(text: str) -> str:
-    """Mask secrets in ``text``: Airflow's masker first (known connection secrets), then patterns."""
-    try:
-        from airflow.sdk.log import redact
-
-        text = str(redact(text))
-    except Exception:  # the masker must never stop an alert
-        log.debug("secrets masker unavailable", exc_info=True)
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+def _register_channel(conn: Connection | None) -> Connection | None:
+    """Register a channel connection's secrets: password (bot token, webhook path or URL, SMTP password)
+    and, for a full webhook URL, the path after ``/services/`` on its own."""
+    if conn is not None:
+        register_connection(conn)
+        for value in (conn.password, conn.host):
+            if isinstance(value, str) and "/services/" in value:
+                register_secret(value.split("/services/", 1)[1].strip("/"))
+    return conn
 
 
 @dataclass(frozen=True)
 class Alert:
-    """A rendered alert: one subject line and a plain-text body (already scrubbed)."""
+    """A rendered alert: one subject line and a plain-text body (already redacted)."""
 
     subject: str
     text: str
@@ -157,10 +141,10 @@ def _task_label(ti: Any) -> str:
 
 
 def _finish(subject: str, lines: list[str]) -> Alert:
-    text = scrub("\n".join(line for line in lines if line))
+    text = redact("\n".join(line for line in lines if line))
     if len(text) > MAX_MESSAGE_CHARS:
         text = text[: MAX_MESSAGE_CHARS - 1] + "…"
-    return Alert(subject=scrub(subject), text=text)
+    return Alert(subject=redact(subject), text=text)
 
 
 def _headline(exc: Any) -> str:
@@ -240,7 +224,8 @@ def build_deadline_alert(context: Mapping[str, Any], note: str = "") -> Alert:
 
 def configured_channels() -> list[str]:
     """Names of the channels whose connection exists, in send order."""
-    return [name for name, conn_id in CHANNEL_CONN_IDS.items() if optional_connection(conn_id) is not None]
+    return [name for name, conn_id in CHANNEL_CONN_IDS.items()
+            if _register_channel(optional_connection(conn_id)) is not None]
 
 
 def _timeout(conn: Connection) -> int:
@@ -254,6 +239,7 @@ def _telegram_hook(conn_id: str, conn: Connection, chat_id: str | None = None) -
     import telegram
     from airflow.providers.telegram.hooks.telegram import TelegramHook
 
+    _register_channel(conn)
     hook = TelegramHook(telegram_conn_id=conn_id, chat_id=chat_id)
     base_url = conn.extra_dejson.get("base_url")
     if base_url:  # self-hosted Bot API server (and local fakes in tests)
@@ -309,18 +295,23 @@ def send_alert(text: str, *, subject: str) -> list[str]:
 
     Never raises: a missing connection disables its channel (INFO), a failing channel logs a WARNING.
     """
-    text, subject = scrub(text), scrub(subject)
-    sent: list[str] = []
-    attempted = 0
+    # Every channel's connection is read (and its secrets registered) before the text is redacted.
+    conns: dict[str, Connection] = {}
     for name, conn_id in CHANNEL_CONN_IDS.items():
         try:
-            conn = optional_connection(conn_id)
+            conn = _register_channel(optional_connection(conn_id))
         except Exception as exc:
-            log.warning("Alert channel %s: cannot read connection %s: %s", name, conn_id, scrub(repr(exc)))
+            log.warning("Alert channel %s: cannot read connection %s: %s", name, conn_id, redact(repr(exc)))
             continue
         if conn is None:
             log.info("Alert channel %s is off: connection %s is not defined", name, conn_id)
             continue
+        conns[name] = conn
+    text, subject = redact(text), redact(subject)
+    sent: list[str] = []
+    attempted = 0
+    for name, conn in conns.items():
+        conn_id = CHANNEL_CONN_IDS[name]
         attempted += 1
         try:
             _SENDERS[name](conn, subject, text)
@@ -329,7 +320,7 @@ def send_alert(text: str, *, subject: str) -> list[str]:
                 "Alert channel %s failed to send (%s): %s",
                 name,
                 conn_id,
-                scrub(f"{type(exc).__name__}: {exc}"),
+                redact(f"{type(exc).__name__}: {exc}"),
             )
             continue
         sent.append(name)
@@ -396,7 +387,7 @@ def on_dag_failure(context: Mapping[str, Any]) -> None:
 class TelegramNotifier(BaseNotifier):
     """Send ``text`` to Telegram through ``TelegramHook`` (the telegram provider ships no notifier).
 
-    :param text: message (templated); sent as plain text after :func:`scrub`.
+    :param text: message (templated); sent as plain text after :func:`qtickets.redaction.redact`.
     :param telegram_conn_id: connection with the bot token (password) and chat id (host).
     :param chat_id: overrides the connection's chat id.
     """
@@ -420,7 +411,7 @@ class TelegramNotifier(BaseNotifier):
         """Send synchronously (worker, dag-processor, executor callback)."""
         conn = BaseHook.get_connection(self.telegram_conn_id)
         hook = _telegram_hook(self.telegram_conn_id, conn, chat_id=self.chat_id)
-        hook.send_message({"text": scrub(self.text)[:MAX_MESSAGE_CHARS], "parse_mode": None})
+        hook.send_message({"text": redact(self.text)[:MAX_MESSAGE_CHARS], "parse_mode": None})
 
     async def async_notify(self, context: Any) -> None:
         """Send from the triggerer: the sync hook runs in a thread (its comms bridge to the loop)."""

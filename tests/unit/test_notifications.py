@@ -22,6 +22,7 @@ from qtickets.exceptions import (
     QticketsTransientError,
     StaleDataError,
 )
+from qtickets.redaction import redact
 
 RUN_ID = "scheduled__2026-11-22T12:00:00+00:00"
 LOG_URL = "http://airflow.local/dags/qtickets_api/runs/scheduled__2026/tasks/load_orders?try_number=4"
@@ -143,7 +144,7 @@ def test_values_known_to_airflows_masker_are_masked() -> None:
     ],
 )
 def test_scrub_masks_webhooks_bot_tokens_and_url_passwords(text: str) -> None:
-    scrubbed = n.scrub(text)
+    scrubbed = redact(text)
 
     assert "secret" not in scrubbed.lower()
 
@@ -151,7 +152,7 @@ def test_scrub_masks_webhooks_bot_tokens_and_url_passwords(text: str) -> None:
 def test_scrub_keeps_ordinary_text() -> None:
     text = "Error: QticketsTransientError: GET /orders 503 | http_status: 503 | request_id: req-42"
 
-    assert n.scrub(text) == text
+    assert redact(text) == text
 
 
 # ---------------------------------------------------------------------------------------------- channels

@@ -16,8 +16,8 @@ from qtickets.exceptions import (
     ClickHouseError,
     ClickHouseQueryError,
     ClickHouseRetryableError,
-    redact,
 )
+from qtickets.redaction import redact, register_secrets
 
 # Server codes a retry can fix: timeouts, overload, lost connections, transient storage states.
 RETRYABLE_CODES = frozenset({
@@ -74,11 +74,16 @@ def error_code(exc: BaseException) -> int | None:
 
 
 def classify(exc: BaseException, *, where: str, secrets: tuple[str | None, ...] = ()) -> ClickHouseError:
-    """Return the typed error for ``exc``; ``where`` says which ClickHouse (host:port or folder)."""
+    """Return the typed error for ``exc``; ``where`` says which ClickHouse (host:port or folder).
+
+    :param secrets: registered with :mod:`qtickets.redaction` (the hook registers its own already).
+    """
     if isinstance(exc, ClickHouseError):
         return exc
+    register_secrets(secrets)
     raw = str(exc) if not isinstance(exc, driver_errors.ServerException) else f"Code: {exc.code}. {exc.message}"
-    text = redact(first_line(raw) if raw else type(exc).__name__, secrets)
+    raw = redact(raw)  # before first_line cuts it: a cut secret would no longer match
+    text = first_line(raw) if raw else type(exc).__name__
     code = error_code(exc)
     name_match = _NAME_RE.search(raw.split("Stack trace:", 1)[0].strip())
     label = f"code {code}" + (f" {name_match.group(1)}" if name_match else "") if code is not None else None

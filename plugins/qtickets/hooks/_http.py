@@ -1,4 +1,7 @@
-"""Transport helpers of the QTickets hooks: settings, retry policy, response decoding, redaction.
+"""Transport helpers of the QTickets hooks: settings, retry policy, response decoding, error fields.
+
+Every text taken from a response passes through :func:`qtickets.redaction.redact` (the hooks register
+their secrets there when they read their connection).
 
 Kept apart from the hook classes so each piece is a small pure function that unit tests can pin down.
 """
@@ -8,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -19,14 +23,13 @@ import requests
 
 from qtickets.connections import extra_flag
 from qtickets.exceptions import (
-    REDACTED,
     QticketsApiError,
     QticketsAuthError,
     QticketsClientError,
     QticketsConfigError,
     QticketsNotFoundError,
-    redact,
 )
+from qtickets.redaction import REDACTED, redact, safe_request_id
 from qtickets.timeutil import utcnow
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -44,7 +47,10 @@ RETRY_BUDGET_SECONDS = 600.0
 RETRY_BUDGET_MAX_SECONDS = 86400.0
 MAX_RETRIES_CAP = 1000
 BODY_SHA256_CHARS = 12
-REQUEST_ID_HEADERS = ("X-Request-ID", "X-Request-Id", "X-Trace-Id")
+#: The vendor's own request id header (header names are case-insensitive); none was ever seen live.
+REQUEST_ID_HEADER = "X-Request-ID"
+#: What a token may hold: printable ASCII without spaces (a header value cannot carry anything else).
+_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
 _SENSITIVE_QUERY_KEYS = ("token", "key", "secret", "password", "auth", "signature")
 
 
@@ -133,6 +139,29 @@ def _coerce_bool(conn_id: str, name: str, value: Any, default: bool) -> bool:
         raise QticketsConfigError(f"connection {conn_id!r}: extra {name!r} {exc}") from None
 
 
+def check_token(conn_id: str, token: str) -> None:
+    """Refuse a token no HTTP header can carry, saying what is wrong and where, never the value.
+
+    :raises QticketsConfigError: a line break, space, control or non-ASCII character inside the token.
+    """
+    if _TOKEN_CHARS.fullmatch(token):
+        return
+    position, char = next((i, c) for i, c in enumerate(token) if not _TOKEN_CHARS.fullmatch(c))
+    if char in "\r\n":
+        what = "a line break"
+    elif char.isspace():
+        what = "a space or tab"
+    elif ord(char) < 0x20 or ord(char) == 0x7F:
+        what = "a control character"
+    else:
+        what = "a non-ASCII character"
+    raise QticketsConfigError(
+        f"connection {conn_id!r}: the token in the Password field contains {what} (character "
+        f"{position + 1} of {len(token)}), which no HTTP header can carry; paste the token again as one "
+        "line, without spaces"
+    )
+
+
 def build_base_url(conn_id: str, host: str | None, schema: str | None, port: int | None) -> str:
     """Base URL from the connection: host may hold scheme and path; ``schema`` names the scheme otherwise."""
     host = (host or "").strip()
@@ -149,11 +178,20 @@ def build_base_url(conn_id: str, host: str | None, schema: str | None, port: int
                 "(https://host/path) in the Host field or set schema to http or https"
             )
         host = f"{scheme}://{host}"
-    parts = urlsplit(host)
-    if not parts.hostname:
-        raise QticketsConfigError(f"connection {conn_id!r}: host {host!r} is not a valid URL")
+    # The Host text is never quoted back: it may hold credentials (https://user:password@host).
+    try:
+        parts = urlsplit(host)
+        host_port = parts.port
+    except ValueError:  # a port that is not a number, an unclosed [
+        parts, host_port = None, None
+    if (parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or ord(c) < 0x20 for c in host)):
+        raise QticketsConfigError(
+            f"connection {conn_id!r}: the Host field is not a valid http(s) URL (expected "
+            "https://host/path: scheme http or https, a numeric port, no spaces or line breaks); fix the Host field"
+        )
     netloc = parts.netloc
-    if port and parts.port is None:
+    if port and host_port is None:
         netloc = f"{netloc}:{int(port)}"
     return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", "")).rstrip("/")
 
@@ -176,6 +214,7 @@ def settings_from_connection(
         raise QticketsConfigError(
             f"connection {conn_id!r} has no API token: set the Password field to the QTickets token"
         )
+    check_token(conn_id, token)
     transport = str(extra.get("filter_transport") or "get_body").strip().lower()
     if transport not in FILTER_TRANSPORTS:
         raise QticketsConfigError(
@@ -241,34 +280,41 @@ def retry_after_seconds(response: requests.Response) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
 
 
-def sanitize_url(url: str, secrets: tuple[str, ...] = ()) -> str:
-    """URL without user info and with sensitive query values replaced."""
-    parts = urlsplit(url)
+def sanitize_url(url: str) -> str:
+    """URL without user info and with sensitive query values replaced, then redacted."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
     netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    if port:
+        netloc = f"{netloc}:{port}"
     query = [
         (k, REDACTED if any(s in k.lower() for s in _SENSITIVE_QUERY_KEYS) else v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     ]
     clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
-    return redact(clean, secrets)
+    return redact(clean)
 
 
 def request_id_of(response: requests.Response | None) -> str | None:
-    """Vendor request id header, when one was sent (none was ever seen live, but keep it if it appears)."""
+    """The vendor's ``X-Request-ID``, only when it looks like an id and holds no secret (a proxy that
+    echoes the ``Authorization`` value there gets no id recorded); none was ever seen live."""
     if response is None:
         return None
-    for name in REQUEST_ID_HEADERS:
-        if response.headers.get(name):
-            return response.headers[name]
-    return None
+    return safe_request_id(response.headers.get(REQUEST_ID_HEADER))
 
 
-def body_preview(response: requests.Response, secrets: tuple[str, ...] = ()) -> str:
-    """First :data:`BODY_PREVIEW_CHARS` characters of the body, secrets removed."""
-    text = response.content[: BODY_PREVIEW_CHARS * 4].decode(response.encoding or "utf-8", "replace")
-    return redact(text[:BODY_PREVIEW_CHARS], secrets)
+def preview(text: str) -> str:
+    """First :data:`BODY_PREVIEW_CHARS` characters of ``text``, redacted *before* it is cut (a cut
+    secret would no longer match)."""
+    return redact(text[: BODY_PREVIEW_CHARS * 4])[:BODY_PREVIEW_CHARS]
+
+
+def body_preview(response: requests.Response) -> str:
+    """First :data:`BODY_PREVIEW_CHARS` characters of an error body, secrets removed."""
+    return preview(response.content[: BODY_PREVIEW_CHARS * 8].decode(response.encoding or "utf-8", "replace"))
 
 
 def _looks_like_html(response: requests.Response) -> bool:
@@ -284,13 +330,13 @@ def _vendor_code(payload: Any) -> str | None:
     return None
 
 
-def error_fields(response: requests.Response, secrets: tuple[str, ...]) -> dict[str, Any]:
+def error_fields(response: requests.Response) -> dict[str, Any]:
     """The keyword fields every :class:`QticketsApiError` carries."""
     return {
         "status": response.status_code,
         "request_id": request_id_of(response),
-        "url": sanitize_url(response.url or "", secrets),
-        "body_preview": body_preview(response, secrets),
+        "url": sanitize_url(response.url or ""),
+        "body_preview": body_preview(response),
     }
 
 
@@ -335,9 +381,9 @@ def decode_json(response: requests.Response) -> Any:
         raise UndecodableBody("a body that is not valid JSON (truncated or not JSON)", detail) from None
 
 
-def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]) -> None:
+def raise_for_client_error(response: requests.Response) -> None:
     """Raise the typed error of a non-retryable non-2xx answer (4xx other than 429, odd 5xx)."""
-    fields = error_fields(response, secrets)
+    fields = error_fields(response)
     status = response.status_code
     html = _looks_like_html(response)
     payload: Any = None
@@ -347,9 +393,9 @@ def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]
         except orjson.JSONDecodeError:
             payload = None
     code = _vendor_code(payload)
-    code = redact(code, secrets) if code else None
+    code = redact(code)[:100] if code else None  # redacted before cut: a cut secret would not match
     vendor_msg = payload.get("error") if isinstance(payload, dict) else None
-    detail = f": {redact(str(vendor_msg), secrets)[:200]}" if vendor_msg else ""
+    detail = f": {redact(str(vendor_msg))[:200]}" if vendor_msg else ""
     if status in (401, 403):
         raise QticketsAuthError(
             f"QTickets refused the token (HTTP {status}){detail}; put a valid organiser token in the "
@@ -374,10 +420,10 @@ def raise_for_client_error(response: requests.Response, secrets: tuple[str, ...]
     raise QticketsApiError(f"QTickets answered HTTP {status}{detail}", code=code, **fields)
 
 
-def vendor_code_of(response: requests.Response, secrets: tuple[str, ...] = ()) -> str | None:
+def vendor_code_of(response: requests.Response) -> str | None:
     """Vendor ``code`` of an error body, when the body is JSON."""
     try:
         code = _vendor_code(orjson.loads(response.content))
     except orjson.JSONDecodeError:
         return None
-    return redact(code, secrets) if code else None
+    return redact(code)[:100] if code else None

@@ -34,6 +34,7 @@ from airflow.providers.common.sql.hooks.sql import DbApiHook
 
 from qtickets.connections import extra_flag
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseError, ClickHouseQueryError
+from qtickets.redaction import register_connection
 
 from . import _chdb
 from ._ch_errors import classify, error_code
@@ -128,6 +129,9 @@ class ClickHouseHook(DbApiHook):
     # ----------------------------------------------------------------- configuration (lazy)
     @cached_property
     def _extra(self) -> dict[str, Any]:
+        # Every query path reads the extras first: the password and the secret extras (pii_hash_key)
+        # are redacted from errors and masked in task logs before anything can fail.
+        register_connection(self.connection)
         return dict(self.connection.extra_dejson)
 
     @cached_property
@@ -164,7 +168,7 @@ class ClickHouseHook(DbApiHook):
             return None
 
     def _client_kwargs(self) -> dict[str, Any]:
-        conn, extra = self.connection, self._extra
+        extra, conn = self._extra, self.connection
         settings = extra.get("settings") or {}
         if isinstance(settings, str):
             try:
@@ -192,7 +196,7 @@ class ClickHouseHook(DbApiHook):
         return kwargs
 
     def _fail(self, exc: BaseException) -> ClickHouseError:
-        return classify(exc, where=self._where, secrets=(self.connection.password,))
+        return classify(exc, where=self._where)
 
     # ----------------------------------------------------------------- server mode
     def _client(self) -> Any:

@@ -20,11 +20,11 @@ import orjson
 import requests
 from airflow.providers.http.hooks.http import HttpHook
 from airflow.sdk.exceptions import AirflowNotFoundException
-from airflow.sdk.log import mask_secret
 from requests.adapters import HTTPAdapter
 
 from qtickets import __version__
 from qtickets.exceptions import (
+    QticketsApiError,
     QticketsAuthError,
     QticketsConfigError,
     QticketsError,
@@ -34,7 +34,6 @@ from qtickets.exceptions import (
     QticketsUndecodableBodyError,
 )
 from qtickets.hooks._http import (
-    BODY_PREVIEW_CHARS,
     RETRYABLE_EXCEPTIONS,
     RETRYABLE_STATUSES,
     HookSettings,
@@ -43,8 +42,8 @@ from qtickets.hooks._http import (
     body_facts,
     decode_json,
     next_retry_wait,
+    preview,
     raise_for_client_error,
-    redact,
     request_id_of,
     retry_after_seconds,
     sanitize_url,
@@ -52,11 +51,23 @@ from qtickets.hooks._http import (
     vendor_code_of,
 )
 from qtickets.pagination import Page, WindowGuard, iterate_pages
+from qtickets.redaction import redact, register_connection
 from qtickets.timeutil import format_api_ts
 
 __all__ = ["QticketsHook", "QticketsPartnersHook", "RequestStats", "WindowGuard"]
 
 USER_AGENT = f"qtickets-airflow/{__version__}"
+
+#: requests errors that mean the request cannot be built from the connection (bad token or URL): no retry
+#: helps, and their text quotes the header value or URL, so it is never kept.
+CONFIG_EXCEPTIONS: dict[type[Exception], str] = {
+    requests.exceptions.InvalidHeader: "a request header (the token) holds a character no HTTP header can carry",
+    requests.exceptions.MissingSchema: "the base URL has no http:// or https:// scheme",
+    requests.exceptions.InvalidSchema: "the base URL's scheme is not http or https",
+    requests.exceptions.InvalidURL: "the base URL is not a valid URL",
+    requests.exceptions.URLRequired: "no URL was given",
+    UnicodeError: "the token or URL holds characters HTTP cannot carry",
+}
 
 # A stdlib logger rather than ``self.log``: in Airflow 3 ``self.log`` is a structlog logger that
 # bypasses stdlib handlers (pytest's caplog cannot see it); stdlib records still reach the task log.
@@ -135,6 +146,9 @@ class QticketsHook(HttpHook):
                 f"connection {self.http_conn_id!r} is not defined: create it (type {self.conn_type!r}) "
                 f"or set AIRFLOW_CONN_{self.http_conn_id.upper()}"
             ) from None
+        # Before validating: a malformed token is still a secret. Errors, XCom and run records are
+        # redacted of it from now on, and Airflow's masker hides it in every task-log line.
+        register_connection(conn)
         settings = settings_from_connection(
             self.http_conn_id,
             host=conn.host,
@@ -143,8 +157,6 @@ class QticketsHook(HttpHook):
             password=conn.password,
             extra=dict(conn.extra_dejson or {}),
         )
-        # Airflow's masker then hides the token in any task-log line, including third-party ones.
-        mask_secret(settings.token)
         self.base_url = settings.base_url
         self._base_url_initialized = True
         return settings
@@ -186,10 +198,6 @@ class QticketsHook(HttpHook):
         """Extras are settings of this hook, never headers (see ``settings``)."""
         return session
 
-    @property
-    def _secrets(self) -> tuple[str, ...]:
-        return (self.settings.token,)
-
     def _url(self, endpoint: str) -> str:
         return f"{self.settings.base_url}/{endpoint.lstrip('/')}"
 
@@ -201,6 +209,16 @@ class QticketsHook(HttpHook):
         """The single place that touches the network (swap it for replay or dry-run)."""
         return self.session.request(
             method, url, params=params, json=body, timeout=self.settings.timeout, allow_redirects=False
+        )
+
+    def _config_failure(self, exc: Exception, where: str) -> QticketsConfigError | None:
+        """The typed error of a request that cannot be built (its text is dropped: it quotes the value)."""
+        problem = next((text for kind, text in CONFIG_EXCEPTIONS.items() if isinstance(exc, kind)), None)
+        if problem is None:
+            return None
+        return QticketsConfigError(
+            f"QTickets {where}: {type(exc).__name__}: {problem}; fix the Host and Password fields of "
+            f"connection {self.settings.conn_id!r}"
         )
 
     def _request(
@@ -218,7 +236,7 @@ class QticketsHook(HttpHook):
         """
         settings = self.settings
         url = self._url(endpoint)
-        safe_path = sanitize_url(url, self._secrets)
+        safe_path = sanitize_url(url)
         where = f"{safe_path}{f' page={page}' if page else ''}"
         started = self._clock()
         waited = 0.0
@@ -232,7 +250,17 @@ class QticketsHook(HttpHook):
             try:
                 response = self._send(method, url, params=params, body=body)
             except RETRYABLE_EXCEPTIONS as exc:
-                reason = f"{type(exc).__name__}: {redact(str(exc), self._secrets)}"
+                reason = f"{type(exc).__name__}: {redact(str(exc))}"
+            except (requests.RequestException, UnicodeError) as exc:
+                # Not the vendor's doing and not worth a retry; `from None`: the cause's text (and so the
+                # task-log traceback) may quote the token or the URL.
+                config = self._config_failure(exc, f"{method} {where}")
+                if config is not None:
+                    raise config from None
+                raise QticketsApiError(
+                    f"QTickets {method} {where}: the request failed ({type(exc).__name__}: {redact(str(exc))})",
+                    url=safe_path, attempts=attempts,
+                ) from None
             else:
                 status = response.status_code
                 if 200 <= status < 300:
@@ -244,7 +272,7 @@ class QticketsHook(HttpHook):
                 elif status in RETRYABLE_STATUSES:
                     reason = f"HTTP {status}"
                 else:
-                    raise_for_client_error(response, self._secrets)
+                    raise_for_client_error(response)
             # The waits count even when the injected sleep does not really wait: a no-op sleep in a test
             # (or a frozen clock) must not turn the budget into an endless loop.
             elapsed = max(self._clock() - started, waited)
@@ -275,7 +303,7 @@ class QticketsHook(HttpHook):
             fields.update(
                 status=response.status_code,
                 request_id=request_id_of(response),
-                url=sanitize_url(response.url or safe_path, self._secrets),
+                url=sanitize_url(response.url or safe_path),
             )
         if settings.max_retries is not None and attempts > settings.max_retries:
             limit = (f"max_retries={settings.max_retries} reached ({elapsed:.0f} s of the "
@@ -297,10 +325,7 @@ class QticketsHook(HttpHook):
                 **fields,
             )
         if response is not None:
-            fields.update(
-                code=vendor_code_of(response, self._secrets),
-                body_preview=redact(response.text[:BODY_PREVIEW_CHARS], self._secrets),
-            )
+            fields.update(code=vendor_code_of(response), body_preview=preview(response.text))
         raise QticketsTransientError(
             f"QTickets {method} {where} still failing after {attempts} attempts over {elapsed:.0f} s "
             f"({reason}); {limit}: {todo}",
@@ -317,7 +342,7 @@ class QticketsHook(HttpHook):
             message,
             status=200,
             code=None,
-            url=sanitize_url(self._url(endpoint), self._secrets),
+            url=sanitize_url(self._url(endpoint)),
             **body_facts(orjson.dumps(payload), "application/json (re-encoded)"),
         )
 
@@ -383,8 +408,13 @@ class QticketsHook(HttpHook):
             per_page = int(paging["perPage"]) if paging.get("perPage") else None
             total = int(paging["total"]) if paging.get("total") is not None else None
         except (TypeError, ValueError):
+            # Names and types only: the values are the vendor's (a record where a number belongs would
+            # put buyers' personal data into the error).
+            shape = ", ".join(f"{k}: {type(v).__name__}" for k, v in list(paging.items())[:10]
+                              if isinstance(k, str) and len(k) <= 40)
             raise self._envelope_error(
-                endpoint, f"/{endpoint} page {number}: unreadable paging {paging!r}", payload
+                endpoint, f"/{endpoint} page {number}: unreadable paging ({shape}); perPage and total must be "
+                "whole numbers", payload
             ) from None
         return Page(number, data, per_page=per_page, total=total)
 
@@ -473,7 +503,7 @@ class QticketsHook(HttpHook):
         except QticketsError as exc:
             return False, str(exc)
         count = len(themes.get("data") or []) if isinstance(themes, dict) else len(themes or [])
-        return True, f"Connected to {self.settings.base_url}: {count} colour themes"
+        return True, f"Connected to {sanitize_url(self.settings.base_url)}: {count} colour themes"
 
 
 class QticketsPartnersHook(QticketsHook):
@@ -504,7 +534,7 @@ class QticketsPartnersHook(QticketsHook):
 
     def _partners_call(self, endpoint: str, body: dict[str, Any]) -> Any:
         payload = self._request("POST", endpoint, body=body)
-        url = sanitize_url(self._url(endpoint), self._secrets)
+        url = sanitize_url(self._url(endpoint))
         if not isinstance(payload, dict) or "status" not in payload:
             raise self._envelope_error(
                 endpoint,
@@ -513,20 +543,21 @@ class QticketsPartnersHook(QticketsHook):
             )
         if payload["status"] == "success":
             return payload.get("result")
-        code = str(payload.get("code") or "UNKNOWN_ERROR")
-        message = redact(str(payload.get("message") or ""), self._secrets)
-        preview = redact(_json_text(payload)[:BODY_PREVIEW_CHARS], self._secrets)
+        # Redacted before they are cut: a cut secret would no longer match.
+        code = redact(str(payload.get("code") or "UNKNOWN_ERROR"))[:100]
+        message = redact(str(payload.get("message") or ""))[:300]
+        body_text = preview(_json_text(payload))
         # Match the message too: the vendor's code is the documented signal, but the text is as stable
         # (and the anonymised capture in ../shared has its code rewritten).
         if code == "WRONG_AUTHORIZATION" or message.strip().lower() == "wrong authorization":
             raise QticketsAuthError(
                 f"Partners API refused the key ({message}); put the partner key issued by QTickets "
                 f"support (not the organiser REST token) in connection {self.qtickets_partners_conn_id!r}",
-                status=200, code=code, url=url, body_preview=preview,
+                status=200, code=code, url=url, body_preview=body_text,
             )
         raise QticketsPartnersError(
             f"Partners /{endpoint} failed: {code} {message}", status=200, code=code, url=url,
-            body_preview=preview,
+            body_preview=body_text,
         )
 
     def find_tickets(
@@ -559,4 +590,4 @@ class QticketsPartnersHook(QticketsHook):
             self.find_tickets({"id": ["0"]})
         except QticketsError as exc:
             return False, str(exc)
-        return True, f"Connected to {self.settings.base_url}: partner key accepted"
+        return True, f"Connected to {sanitize_url(self.settings.base_url)}: partner key accepted"

@@ -1,7 +1,8 @@
 """Run records: one row per DAG run in ``meta_job_runs``, one per dataset load in ``meta_dataset_loads``.
 
 Both tables are ``ReplacingMergeTree(_ver)`` keyed by the run, so writing the same record again (a
-retried ``record_run`` task) replaces it. ``_ver`` here is the write time in microseconds: the last
+retried ``record_run`` task) replaces it. Every string written passes through
+:func:`qtickets.redaction.redact` (the request id is kept only when it looks like one). ``_ver`` here is the write time in microseconds: the last
 write of a record wins even within one second.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 
 from qtickets.exceptions import QticketsApiError
+from qtickets.redaction import redact, redact_data, safe_request_id
 from qtickets.timeutil import to_epoch
 
 ERROR_MESSAGE_LIMIT = 2000
@@ -69,21 +71,22 @@ class RunRecord:
             self.http_status = exc.status
             self.error_code = exc.code or ""
             self.request_id = exc.request_id or ""
-        self.error_message = f"{type(exc).__name__}: {exc}"[:ERROR_MESSAGE_LIMIT]
+        self.error_message = redact(f"{type(exc).__name__}: {exc}")[:ERROR_MESSAGE_LIMIT]
         return self
 
     def as_row(self) -> tuple:
         if not self.job or not self.run_id or not self.status:
             raise ValueError("RunRecord needs job, run_id and status")
-        message = self.message if isinstance(self.message, str) else orjson.dumps(
-            dict(self.message), default=str, option=orjson.OPT_NON_STR_KEYS
+        message = redact(self.message) if isinstance(self.message, str) else orjson.dumps(
+            redact_data(dict(self.message)), default=str, option=orjson.OPT_NON_STR_KEYS
         ).decode()
         return (
-            self.job, self.run_id, self.dag_id, self.run_type, _epoch(self.started_at, "started_at"),
-            _epoch(self.finished_at, "finished_at"), self.status, int(self.rows_processed), message,
+            redact(self.job), redact(self.run_id), redact(self.dag_id), redact(self.run_type),
+            _epoch(self.started_at, "started_at"), _epoch(self.finished_at, "finished_at"), redact(self.status),
+            int(self.rows_processed), message,
             _epoch(self.window_start, "window_start"), _epoch(self.window_end, "window_end"), self.http_status,
-            self.error_code, self.request_id, self.error_message[:ERROR_MESSAGE_LIMIT], list(self.failed_tasks),
-            _ver(),
+            redact(self.error_code or "")[:200], safe_request_id(self.request_id) or "",
+            redact(self.error_message or "")[:ERROR_MESSAGE_LIMIT], [redact(t) for t in self.failed_tasks], _ver(),
         )
 
 
@@ -107,8 +110,9 @@ class DatasetLoad:
         if not self.dataset or not self.run_id or not self.status:
             raise ValueError("DatasetLoad needs dataset, run_id and status")
         return (
-            self.dataset, self.run_id, _epoch(self.started_at, "started_at"), _epoch(self.finished_at, "finished_at"),
-            _epoch(self.window_start, "window_start"), _epoch(self.window_end, "window_end"), self.status,
+            redact(self.dataset), redact(self.run_id), _epoch(self.started_at, "started_at"),
+            _epoch(self.finished_at, "finished_at"), _epoch(self.window_start, "window_start"),
+            _epoch(self.window_end, "window_end"), redact(self.status),
             int(self.rows), int(self.pages), int(self.requests), int(self.retries), _ver(),
         )
 
