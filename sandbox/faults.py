@@ -25,13 +25,17 @@ class RequestRecord:
     authorized: bool = False
 
 
+ECHO_PLACES = ("header", "json", "urlencoded", "base64")
+
+
 @dataclass
 class _Scheduled:
-    kind: str  # "fail" | "rate_limit" | "truncate" | "html"
+    kind: str  # "fail" | "rate_limit" | "truncate" | "html" | "echo_auth" | "bad_paging"
     remaining: int
     status: int = 503
     retry_after: int = 1
     match: str | None = None
+    into: str = "header"  # echo_auth: where the Authorization value is echoed (ECHO_PLACES)
 
 
 @dataclass
@@ -83,6 +87,23 @@ class Faults:
     def html_next(self, n: int, status: int = 200, *, match: str | None = None) -> None:
         """The next ``n`` requests get an HTML page (``text/html``) with ``status``."""
         self._schedule(_Scheduled("html", n, status=status, match=match))
+
+    def echo_auth_next(self, n: int, into: str = "header", status: int = 403, *, match: str | None = None) -> None:
+        """The next ``n`` requests answer ``status`` and echo the request's ``Authorization`` value back,
+        as a hostile vendor or proxy might: ``into="header"`` puts it in ``X-Request-ID``; ``"json"`` in a
+        JSON error body written PHP-style (``/`` as ``\\/``); ``"urlencoded"`` in a form-encoded body
+        (``quote_plus`` and ``quote``); ``"base64"`` base64-encoded in a JSON error body. On the Partners
+        API the body is its ``{"status": "error", "code": "WRONG_AUTHORIZATION"}`` envelope with HTTP 200.
+        """
+        if into not in ECHO_PLACES:
+            raise ValueError(f"echo_auth_next: into must be one of {ECHO_PLACES}, got {into!r}")
+        self._schedule(_Scheduled("echo_auth", n, status=status, match=match, into=into))
+
+    def bad_paging_next(self, n: int, *, match: str | None = None) -> None:
+        """The next ``n`` list pages that hold records (HTTP 200 with ``paging``) carry the page's first
+        record where ``paging.total`` belongs (buyers' personal data in the envelope: a client must not
+        quote it). Empty pages are served as they are and do not count."""
+        self._schedule(_Scheduled("bad_paging", n, status=200, match=match))
 
     def churn_orders(self, every_pages: int = 2, per_churn: int = 1, *, match: str = "/orders") -> None:
         """Change orders on pages already read, while a client pages through ``/orders``.

@@ -16,10 +16,11 @@ import logging
 import re
 import threading
 import time
+from base64 import b64encode
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 import orjson
 
@@ -419,6 +420,28 @@ def _select(value: Any, allowed: tuple[str, ...], default: tuple[str, ...] | Non
     return tuple(value)
 
 
+def _echo_auth(into: str, status: int, path: str, auth: str) -> Reply:
+    """An error answer that echoes the request's ``Authorization`` value (see ``Faults.echo_auth_next``)."""
+    partners = path.startswith("/api/partners/")
+    if partners:
+        status = 200
+
+    def error(text: str) -> dict[str, Any]:
+        if partners:
+            return {"status": "error", "code": "WRONG_AUTHORIZATION", "message": text}
+        return {"error": text, "status": status, "code": "UNKNOWN_ERROR" if status >= 500 else "AUTH_ERROR"}
+
+    if into == "header":
+        return Reply(status, error("Authorization error"), headers={"X-Request-ID": auth})
+    if into == "json":  # PHP's json_encode: "/" written as "\/"
+        text = orjson.dumps(error(f"Authorization error: {auth} is not valid")).decode().replace("/", "\\/")
+        return Reply(status, raw=text.encode())
+    if into == "base64":
+        return Reply(status, error(f"Authorization error: credentials {b64encode(auth.encode()).decode()}"))
+    form = f"error=invalid_token&authorization={quote_plus(auth)}&seen={quote(auth, safe='')}"
+    return Reply(status, raw=form.encode(), content_type="application/x-www-form-urlencoded")
+
+
 class _Handler(BaseHTTPRequestHandler):
     """Per-connection handler; ``sandbox`` is bound by :meth:`SandboxServer.start`."""
 
@@ -482,6 +505,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a sandbox bug must still answer, like the vendor's generic 503
             log.exception("sandbox failed on %s %s", self.command, split.path)
             reply = Reply(503, UNKNOWN_ERROR)
+        if (reply.status == 200 and isinstance(reply.payload, dict) and isinstance(reply.payload.get("paging"), dict)
+                and reply.payload.get("data") and sb.faults.take(split.path, kinds=("bad_paging",))):
+            reply.payload = {**reply.payload, "paging": {**reply.payload["paging"], "total": reply.payload["data"][0]}}
+            rec.fault = "bad_paging"
         body = reply.body()
         if reply.status == 200 and reply.raw is None and sb.faults.take(split.path, kinds=("truncate",)):
             body, rec.fault = body[: len(body) // 2], "truncate"
@@ -500,9 +527,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _faulted(self, rec: RequestRecord) -> Reply | None:
         faults = self.sandbox.faults
         faults.delay()
-        item = faults.take(rec.path, kinds=("fail", "rate_limit", "html"))
+        item = faults.take(rec.path, kinds=("fail", "rate_limit", "html", "echo_auth"))
         if item is not None:
             rec.fault = item.kind
+            if item.kind == "echo_auth":
+                return _echo_auth(item.into, item.status, rec.path, self.headers.get("Authorization") or "")
             if item.kind == "rate_limit":
                 return Reply(429, {"error": "Too Many Attempts.", "status": 429},
                              headers={"Retry-After": str(item.retry_after)})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote, quote_plus
 
 import pytest
 import requests
@@ -111,6 +113,31 @@ def test_truncated_and_html_bodies_come_with_200(sandbox: SandboxServer) -> None
     resp = rest(sandbox, "GET", "/orders")
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/html")
     assert rest(sandbox, "GET", "/orders").json()["paging"]["total"] == sandbox.data.order_count
+
+
+@pytest.mark.parametrize(("into", "found"), [
+    ("header", lambda resp, auth: resp.headers["X-Request-ID"] == auth),
+    ("json", lambda resp, auth: auth.replace("/", "\\/") in resp.text and resp.json()["error"].count(auth) == 1),
+    ("urlencoded", lambda resp, auth: quote_plus(auth) in resp.text and quote(auth, safe="") in resp.text),
+    ("base64", lambda resp, auth: base64.b64encode(auth.encode()).decode() in resp.text),
+])
+def test_echo_auth_sends_the_authorization_value_back(sandbox: SandboxServer, into: str, found) -> None:
+    sandbox.faults.echo_auth_next(1, into, status=401)
+    resp = rest(sandbox, "GET", "/orders")
+    assert resp.status_code == 401 and found(resp, f"Bearer {sandbox.token}")
+    assert rest(sandbox, "GET", "/orders").status_code == 200
+    sandbox.faults.echo_auth_next(1, "json", match="/tickets/find")
+    partners = requests.post(f"{sandbox.partners_url}/tickets/find", json={"filter": {}}, timeout=10,
+                             headers={"Authorization": f"Bearer {sandbox.partner_key}"})
+    assert partners.status_code == 200 and partners.json()["code"] == "WRONG_AUTHORIZATION"
+    assert sandbox.partner_key in partners.json()["message"]
+
+
+def test_bad_paging_puts_a_record_where_the_total_belongs(sandbox: SandboxServer) -> None:
+    sandbox.faults.bad_paging_next(1)
+    page = rest(sandbox, "GET", "/orders").json()
+    assert page["paging"]["total"] == page["data"][0] and "client" in page["data"][0]
+    assert isinstance(rest(sandbox, "GET", "/orders").json()["paging"]["total"], int)
 
 
 def test_error_rate_extremes(sandbox: SandboxServer) -> None:
