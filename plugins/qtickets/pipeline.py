@@ -148,7 +148,8 @@ def _build_source(ds: Dataset, params: RunParams, ch: Any):
 def _hook_stats(source: Any) -> dict[str, int]:
     stats = getattr(getattr(source, "hook", None), "stats", None)
     partners = getattr(getattr(source, "partners", None), "stats", None)
-    out = {"requests": 0, "retries": 0, "pages": 0}
+    # gap_reads/gap_records: id gaps re-read because the vendor's total changed mid-read (ADR 0006).
+    out = {"requests": 0, "retries": 0, "pages": 0, "gap_reads": 0, "gap_records": 0}
     for s in (stats, partners):
         if s is not None:
             for key in out:
@@ -325,7 +326,8 @@ def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, wi
     failed = sorted(t for t, s in task_states.items() if s in {"failed", "upstream_failed"})
     status = "failed" if failed else "success"
     per_dataset = {s["dataset"]: {"status": s.get("status"), "rows": sum(s.get("rows", {}).values()),
-                                  "requests": s.get("requests", 0), "retries": s.get("retries", 0)}
+                                  "requests": s.get("requests", 0), "retries": s.get("retries", 0),
+                                  "gap_reads": s.get("gap_reads", 0)}
                    for s in loads if s}
     if params.dry_run:
         log.info("record_run: %s (would record status=%s)", STUB_MODE, status)
