@@ -17,7 +17,7 @@ import pytest
 from tests.dags.conftest import conf, runnable
 from tests.dags.vendor import _all_orders, _expected_sales, _query, _result, _states
 
-pytestmark = [pytest.mark.dag, pytest.mark.integration]
+pytestmark = [pytest.mark.dag, pytest.mark.integration, pytest.mark.slow]
 
 QUARTER = timedelta(minutes=15)
 HISTORY_HOURS = 24 * 365 * 7

@@ -42,7 +42,7 @@ from tests.dags.conftest import conf, runnable
 from tests.dags.vendor import _all_orders, _states
 from tests.fakes import FakeHttpEndpoint, _start_http, _telegram_reply
 
-pytestmark = [pytest.mark.dag, pytest.mark.integration]
+pytestmark = [pytest.mark.dag, pytest.mark.integration, pytest.mark.slow]
 
 TOKEN = "qt-DRILL/tok+en=7f3a9c2e5b1d4a60"
 PARTNER_KEY = "pk-DRILL/partner+key=91c4e7a0b3d2"
