@@ -314,7 +314,8 @@ def run_checks(params: RunParams, window: Window, now: datetime | None = None) -
     # and records no coverage, so it can neither make the data fresh nor be blamed for it being stale).
     check_freshness = window.end >= now - FRESHNESS_MAX_AGE and not params.fixtures_dir
     with _clickhouse() as ch:
-        results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness)
+        results = warehouse.run_checks(ch, now=now, max_age=FRESHNESS_MAX_AGE, check_freshness=check_freshness,
+                                       coverage_until=window.end)
     warehouse.raise_for_failed(results)
     return {"status": "ok", "checks": [r.name for r in results], "freshness_checked": check_freshness}
 

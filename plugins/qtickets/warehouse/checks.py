@@ -50,12 +50,14 @@ class CheckResult:
 
 
 def run_checks(
-    ch: Any, *, now: datetime, max_age: timedelta = timedelta(hours=2), check_freshness: bool = True
+    ch: Any, *, now: datetime, max_age: timedelta = timedelta(hours=2), check_freshness: bool = True,
+    coverage_until: datetime | None = None,
 ) -> list[CheckResult]:
     """Run every check and return all results (failing or not).
 
     :param now: aware "now" the freshness checks compare with.
     :param check_freshness: False skips the freshness checks (backfills, demos on old data).
+    :param coverage_until: holes in the coverage are looked for up to here (the run's window end).
     """
     if now.tzinfo is None:
         raise ValueError("run_checks(now=...) must be an aware datetime")
@@ -74,7 +76,8 @@ def run_checks(
             results.append(CheckResult(
                 f"{dataset}_coverage",
                 f"{dataset} coverage has a hole in the last {LOOKBACK.days} days, or ends too long ago",
-                coverage_violations(ch, dataset, now=now, lookback=LOOKBACK, max_age=max_age)))
+                coverage_violations(ch, dataset, now=now, lookback=LOOKBACK, max_age=max_age,
+                                    until=coverage_until)))
     return results
 
 

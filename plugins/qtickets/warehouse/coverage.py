@@ -52,9 +52,11 @@ def record_coverage(ch: Any, dataset: str, window: Window, run_id: str) -> None:
 
 
 def coverage_violations(ch: Any, dataset: str, *, now: datetime, lookback: timedelta,
-                        max_age: timedelta) -> list[tuple[str, str]]:
-    """What is wrong with ``dataset``'s coverage: holes within ``lookback`` before ``now``, coverage
-    that ends more than ``max_age`` ago, or no coverage at all; ``[]`` when it is whole and current."""
+                        max_age: timedelta, until: datetime | None = None) -> list[tuple[str, str]]:
+    """What is wrong with ``dataset``'s coverage: holes within ``lookback`` before ``now`` (and before
+    ``until``: a run answers for the timeline up to its own window's end, which is also as far as it
+    reads holes; a later run reads and checks the rest), coverage that ends more than ``max_age`` ago, or
+    no coverage at all; ``[]`` when it is whole and current."""
     coverage = read_coverage(ch, dataset, now - lookback)
     frontier = coverage.frontier
     if frontier is None:
@@ -62,7 +64,7 @@ def coverage_violations(ch: Any, dataset: str, *, now: datetime, lookback: timed
                           "(since_hours reads history)")]
     found = [(dataset, f"hole {_fmt(start)} .. {_fmt(end)}: nothing in this range of updated_at was read "
                        "completely; the next successful run reads it")
-             for start, end in coverage.holes(now - lookback, frontier)]
+             for start, end in coverage.holes(now - lookback, min(frontier, until or frontier))]
     if frontier < now - max_age:
         found.append((dataset, f"coverage ends at {_fmt(frontier)}, more than {max_age} before {_fmt(now)}: "
                                "loads are failing or not running"))
