@@ -34,7 +34,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, get_
 from qtickets import pipeline
 from qtickets.datasets import DATASETS
 from qtickets.notifications import deadline_alert, on_dag_failure, on_task_failure
-from qtickets.params import RunParams, resolve_window
+from qtickets.params import MAX_SINCE_HOURS, RunParams, resolve_window
 
 POOL = "qtickets_api"
 # One slot, shared by every DAG built here: two runs (a backfill and a scheduled run, or qtickets_api
@@ -54,19 +54,32 @@ DEFAULT_ARGS = {
     "on_failure_callback": on_task_failure,
 }
 
-PARAMS = {
-    "dry_run": Param(False, type="boolean",
-                     description="Verify a deployment: no HTTP request, no ClickHouse write, logs 'stub mode'."),
-    "since_hours": Param(None, type=["null", "integer"], minimum=1,
-                         description="Load the last N hours (ending at the run's interval end) instead of the "
-                                     "data interval. 45000 reads the whole history."),
-    "datasets": Param([], type="array", items={"type": "string", "enum": list(DATASETS)},
-                      description="Datasets to load (empty = all). A named dataset ignores its cadence."),
-    "fixtures_dir": Param(None, type=["null", "string"],
-                          description="Folder of saved API responses to replay instead of calling the API, "
-                                      "relative to the deployment's [qtickets] fixtures_root (replay is off "
-                                      "when that is unset)."),
-}
+def build_params(datasets: list[str]) -> dict[str, Param]:
+    """The trigger form of a DAG loading ``datasets``: what each field does, and only valid choices."""
+    return {
+        "dry_run": Param(False, type="boolean", title="Dry run",
+                         description="Verify a deployment: no HTTP request, no ClickHouse write; every task "
+                                     "logs 'stub mode' and succeeds."),
+        "since_hours": Param(None, type=["null", "integer"], minimum=1, maximum=MAX_SINCE_HOURS,
+                             title="Since hours",
+                             description="Optional. Also load the last N hours (a whole number, 1 or more) "
+                                         "ending at the run's end, even if already loaded. Empty: only what "
+                                         "is not loaded yet. 45000 reads the whole history."),
+        "datasets": Param(None, type=["array", "null"], uniqueItems=True,
+                          items={"type": "string", "enum": list(datasets)},
+                          # `examples` is what makes the trigger form render a multi-select of the names.
+                          examples=list(datasets), title="Datasets",
+                          description="Optional. Empty: every dataset, each when its cadence says it is due. "
+                                      "Pick some to load only those (a picked snapshot dataset loads even if "
+                                      "its cadence says it is not due); the others end as skipped."),
+        "fixtures_dir": Param(None, type=["null", "string"], title="Fixtures folder",
+                              description="Optional. Folder of saved API responses to replay instead of calling "
+                                          "the API, relative to the deployment's [qtickets] fixtures_root "
+                                          "(replay is off when that is unset)."),
+    }
+
+
+PARAMS = build_params(list(DATASETS))
 
 
 def _run_context() -> tuple[dict[str, Any], RunParams]:
@@ -92,13 +105,13 @@ def _errors_to_xcom(context: dict[str, Any]) -> Iterator[None]:
         raise
 
 
-def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str,
+def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str, doc_md: str,
               deadline: timedelta = RUN_DEADLINE) -> DAG:
     """Build the pipeline DAG for ``datasets`` on ``schedule`` (wiring only; bodies live in qtickets.pipeline)."""
     with DAG(
         dag_id=dag_id,
         description=description,
-        doc_md=__doc__,
+        doc_md=doc_md,
         schedule=schedule,
         start_date=START_DATE,
         catchup=False,
@@ -106,7 +119,7 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
         # Created paused: a new deployment is verified first (a manual run with dry_run), then unpaused.
         is_paused_upon_creation=True,
         default_args=DEFAULT_ARGS,
-        params=PARAMS,
+        params=build_params(datasets),
         tags=["qtickets", "clickhouse", "sales"],
         on_failure_callback=on_dag_failure,
         deadline=deadline_alert(deadline),
@@ -171,11 +184,27 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
     return dag
 
 
+HISTORY_DOC = """
+### QTickets history (`qtickets_api_history`)
+
+The `qtickets_api` pipeline on **daily** intervals, for loading long ranges with
+`airflow backfill create --dag-id qtickets_api_history --from-date … --to-date …` (unpause it first: a
+backfill of a paused DAG stays queued). It loads only `orders` (by `updated_at`, one day per run, plus
+anything the coverage ledger says was never read) and `events` (a snapshot of the present: skipped for
+past days), then rebuilds the facts for the months touched, runs the checks and records the run in
+`meta_job_runs`.
+
+**Params** (trigger form): `dry_run`, `since_hours`, `datasets` (`orders`, `events`), `fixtures_dir`, as
+in `qtickets_api`. The facts are published through the same one-slot pool `qtickets_publish` as
+`qtickets_api`, so the two DAGs never rebuild at once.
+"""
+
 qtickets_api = build_dag(
     "qtickets_api",
     schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
     datasets=list(DATASETS),
     description="QTickets API → ClickHouse every 15 minutes",
+    doc_md=__doc__,
 )
 
 qtickets_api_history = build_dag(
@@ -183,5 +212,6 @@ qtickets_api_history = build_dag(
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     datasets=["orders", "events"],
     description="Backfill companion: orders by day, for `airflow backfill create` over long ranges",
+    doc_md=HISTORY_DOC,
     deadline=timedelta(hours=6),
 )

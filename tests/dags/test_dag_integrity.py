@@ -97,3 +97,46 @@ def test_dag_serializes_with_its_deadline(dagbag, dag_id):
     restored = DagSerialization.from_dict(data)
     assert restored.deadline, "deadline lost in serialization"
     assert "QticketsDeadlineNotifier" in str(data)
+
+
+@pytest.mark.parametrize(("dag_id", "names"), [("qtickets_api", list(DATASETS)),
+                                               ("qtickets_api_history", ["orders", "events"])])
+def test_datasets_param_is_an_optional_multi_select_of_the_dags_own_datasets(dagbag, dag_id, names):
+    # Airflow 3.3's trigger form renders a multi-select for an array whose schema has `examples`
+    # (items.enum alone gives a free-text box); a type without null is shown as required.
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagSerialization.from_dict(DagSerialization.to_dict(dagbag.get_dag(dag_id)))
+    param = dag.params.get_param("datasets")
+    assert set(param.schema["type"]) == {"array", "null"}
+    assert param.schema["examples"] == names
+    assert param.schema["items"]["enum"] == names
+    assert param.value is None
+    assert "Empty: every dataset" in param.description
+    for name in ("dry_run", "since_hours", "fixtures_dir"):
+        assert dag.params.get_param(name).description, name
+
+
+def test_datasets_param_refuses_a_name_the_dag_does_not_load(dagbag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = dagbag.get_dag("qtickets_api_history")
+    assert dag.params.get_param("datasets").resolve(["orders"]) == ["orders"]
+    with pytest.raises(ParamValidationError):
+        dag.params.get_param("datasets").resolve(["clients"])
+
+
+def test_since_hours_zero_is_refused_not_rounded(dagbag):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    param = dagbag.get_dag("qtickets_api").params.get_param("since_hours")
+    with pytest.raises(ParamValidationError, match="minimum"):
+        param.resolve(0)
+    assert param.resolve(1) == 1
+    assert param.resolve(None) is None
+
+
+def test_history_dag_has_its_own_doc(dagbag):
+    history, main = dagbag.get_dag("qtickets_api_history"), dagbag.get_dag("qtickets_api")
+    assert history.doc_md != main.doc_md
+    assert "qtickets_api_history" in history.doc_md and "backfill" in history.doc_md
