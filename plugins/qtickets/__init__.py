@@ -59,7 +59,9 @@ def get_provider_info() -> dict[str, Any]:
                     },
                     "post_fallback": {
                         "label": "POST fallback after repeated 5xx",
-                        "description": "Re-send list filters as a POST JSON body when GET keeps failing with 5xx.",
+                        "description": "Re-send list filters as a POST JSON body when GET keeps failing with 5xx. "
+                        "Off by default: on /clients and /events a POST creates records at QTickets, so turn it "
+                        "on only when told the endpoint reads with POST.",
                         "schema": {"type": ["boolean", "null"], "default": False},
                     },
                 },
@@ -87,13 +89,40 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": {
                     "embedded_path": {
                         "label": "Embedded folder (chDB)",
-                        "description": "When set, use the in-process engine on this folder instead of a server.",
+                        "description": "When set, use the in-process engine (chDB) on this folder instead of a "
+                        "server; host, port, login and password are then ignored. One process at a time.",
                         "schema": {"type": ["string", "null"]},
                     },
-                    "secure": {"label": "TLS", "schema": {"type": ["boolean", "null"], "default": False}},
-                    "compression": {"label": "Compression (lz4, zstd)", "schema": {"type": ["string", "null"]}},
-                    "connect_timeout": _int_field("Connect timeout (s)", "", 10),
-                    "send_receive_timeout": _int_field("Send/receive timeout (s)", "", 120),
+                    "secure": {
+                        "label": "TLS",
+                        "description": "Connect over TLS (the server's secure native port, usually 9440).",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                    },
+                    "verify": {
+                        "label": "Verify the server certificate",
+                        "description": "With TLS: check the server's certificate (turn off only for a "
+                        "self-signed test server).",
+                        "schema": {"type": ["boolean", "null"], "default": True},
+                    },
+                    "compression": {
+                        "label": "Compression",
+                        "description": "Compress data on the wire: lz4 or zstd (needs clickhouse-driver[lz4] or "
+                        "[zstd], not in the lock file). Empty: off.",
+                        "schema": {"type": ["string", "null"], "enum": ["lz4", "zstd", None]},
+                    },
+                    "settings": {
+                        "label": "ClickHouse settings",
+                        "description": "Settings sent with every query, as a JSON object, e.g. "
+                        '{"max_memory_usage": 10000000000}. Empty: none.',
+                        "schema": {"type": ["object", "null"]},
+                    },
+                    "connect_timeout": _int_field("Connect timeout (s)", "Seconds to wait for the TCP/TLS "
+                                                  "connection to the server.", 10),
+                    "send_receive_timeout": _int_field(
+                        "Send/receive timeout (s)", "Seconds a query may wait for the server to send or receive "
+                        "data: a stuck query never hangs a task for long.", 120),
+                    "sync_request_timeout": _int_field(
+                        "Ping timeout (s)", "Seconds to wait for the server's answer to a ping before a query.", 5),
                     "lock_timeout": _int_field(
                         "Embedded folder wait (s)", "How long a task waits while another process uses the "
                         "embedded folder.", 600),

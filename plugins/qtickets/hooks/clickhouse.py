@@ -410,10 +410,18 @@ class ClickHouseHook(DbApiHook):
         return f"clickhouse://{self._where}/{self.database}"
 
     def test_connection(self) -> tuple[bool, str]:
+        """The UI's Test button (``[core] test_connection = Enabled``): ``SELECT 1``, then the database
+        exists (a server connection creates it when missing and the user may)."""
         try:
             self.fetch_all("SELECT 1")
+            (found,), = self.fetch_all("SELECT count() FROM system.databases WHERE name = %(db)s",
+                                       {"db": self.database})
         except ClickHouseError as exc:
             return False, str(exc)
+        except Exception as exc:  # a config error (bad extra) reads better than a traceback in the UI
+            return False, f"{type(exc).__name__}: {exc}"
         finally:
             self.close()
-        return True, f"Connected to ClickHouse ({self._where}), database {self.database}"
+        if not found:
+            return False, f"Connected to ClickHouse ({self._where}), but database {self.database} does not exist"
+        return True, f"Connected to ClickHouse ({self._where}); database {self.database} exists"
