@@ -160,32 +160,101 @@ def demo(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+UI_URL = "http://127.0.0.1:8080"
+PASSWORDS = HOME / "simple_auth_manager_passwords.json.generated"
+
+
+def _is_quiet(line: str) -> bool:
+    """A line of `airflow standalone` the terminal does not need: the API server's per-request access log
+    (thousands of lines while clicking around), unless the request failed on the server side."""
+    return "[http.access]" in line and "status_code=5" not in line
+
+
+def _relay(stream, out=sys.stdout) -> None:
+    for line in iter(stream.readline, ""):
+        if not _is_quiet(line):
+            out.write(line)
+            out.flush()
+
+
+def _wait_healthy(af: subprocess.Popen, timeout: float = 300) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and af.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{UI_URL}/api/v2/monitor/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(1)
+    return False
+
+
+def _stop_group(af: subprocess.Popen) -> None:
+    """Stop every component: SIGINT to the whole group, then SIGTERM (the parent `standalone` process can
+    outlive its components on SIGINT alone), then SIGKILL."""
+    for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(af.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            af.wait(timeout=wait)
+            # the parent is gone; its components may still be exiting: give them the same signal
+            os.killpg(af.pid, sig)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def standalone(args: argparse.Namespace) -> int:
+    import threading
+
     LOCAL.mkdir(exist_ok=True)
     proc, base = start_sandbox(args.orders)
     configure_environment(base)
-    print(f"Sandbox on {base}. Starting `airflow standalone` (UI http://127.0.0.1:8080; the admin password is "
-          f"printed below and saved in {HOME}/simple_auth_manager_passwords.json.generated). Ctrl-C stops both.")
+    print(f"Sandbox QTickets API on {base}. Starting `airflow standalone` (the API server's access log is "
+          "left out of this terminal)...", flush=True)
     airflow = str(Path(sys.executable).with_name("airflow"))
     # `airflow standalone` starts its components as `airflow ...` through PATH: put the venv first.
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run([airflow, "pools", "set", "qtickets_api", "4", "QTickets vendor API"], check=True,
-                   stdout=subprocess.DEVNULL)
-    subprocess.run([airflow, "pools", "set", "qtickets_publish", "1", "One fact rebuild at a time"], check=True,
-                   stdout=subprocess.DEVNULL)
-    af = subprocess.Popen([airflow, "standalone"], start_new_session=True)
+    af = None
     try:
+        subprocess.run([airflow, "db", "migrate"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([airflow, "pools", "set", "qtickets_api", "4", "QTickets vendor API"], check=True,
+                       stdout=subprocess.DEVNULL)
+        subprocess.run([airflow, "pools", "set", "qtickets_publish", "1", "One fact rebuild at a time"],
+                       check=True, stdout=subprocess.DEVNULL)
+        af = subprocess.Popen([airflow, "standalone"], start_new_session=True, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, bufsize=1)
+        threading.Thread(target=_relay, args=(af.stdout,), daemon=True).start()
+        if _wait_healthy(af):
+            time.sleep(5)  # after standalone's own start-up lines: the login is the last thing shown
+            print(LOGIN_BANNER.format(url=UI_URL, passwords=PASSWORDS), flush=True)
         return af.wait()
     except KeyboardInterrupt:
-        os.killpg(af.pid, signal.SIGINT)
-        try:
-            af.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(af.pid, signal.SIGKILL)
+        print("\nStopping Airflow (every component) and the sandbox...", flush=True)
         return 0
     finally:
+        if af is not None:
+            _stop_group(af)
         stop(proc)
+
+
+LOGIN_BANNER = """
+================================================================================================
+Airflow UI: {url}
+  Login: user "admin"; the password is in {passwords}
+  Connections qtickets_default, qtickets_partners_default and clickhouse_default come from
+  environment variables (AIRFLOW_CONN_*) set by this script: Admin -> Connections lists only
+  connections stored in the metadata DB, so it looks empty. They work all the same.
+  Trigger qtickets_api (dry run first). The trigger dialog ticks "Unpause qtickets_api on trigger"
+  by default, and unpausing also starts the 15-minute schedule (a paused DAG's run stays queued):
+  pause the DAG again (the switch by its name) if you wanted only that run.
+  Ctrl-C stops every Airflow component and the sandbox.
+================================================================================================
+"""
 
 
 def main() -> int:

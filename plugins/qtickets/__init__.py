@@ -108,7 +108,8 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Compression",
                         "description": "Compress data on the wire: lz4 or zstd (needs clickhouse-driver[lz4] or "
                         "[zstd], not in the lock file). Empty: off.",
-                        "schema": {"type": ["string", "null"], "enum": ["lz4", "zstd", None]},
+                        "schema": {"type": ["string", "null"], "enum": ["lz4", "zstd", None],
+                                   "values_display": {"null": "off", "lz4": "lz4", "zstd": "zstd"}},
                     },
                     "settings": {
                         "label": "ClickHouse settings",
