@@ -23,20 +23,33 @@ is unpaused.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, TriggerRule, get_current_context, task
+from airflow.sdk import (
+    DAG,
+    CronDataIntervalTimetable,
+    Param,
+    TaskGroup,
+    TriggerRule,
+    get_current_context,
+    task,
+)
 
 from qtickets import pipeline
 from qtickets.datasets import DATASETS
 from qtickets.notifications import deadline_alert, on_dag_failure, on_task_failure
 from qtickets.params import MAX_SINCE_HOURS, RunParams, resolve_window
 
+log = logging.getLogger(__name__)
+
 POOL = "qtickets_api"
+#: XCom key of a skipped load's stats (a skipped task has no return value).
+SKIPPED_KEY = "skipped"
 # One slot, shared by every DAG built here: two runs (a backfill and a scheduled run, or qtickets_api
 # and qtickets_api_history) never rebuild the same facts at once, so a rebuild started before another
 # run loaded a refund cannot publish over that run's newer build (ADR 0006).
@@ -105,6 +118,67 @@ def _errors_to_xcom(context: dict[str, Any]) -> Iterator[None]:
         raise
 
 
+def _skip(context: dict[str, Any], reason: str, stats: dict[str, Any] | None = None, *,
+          logged: bool = False) -> None:
+    """End the task as *skipped* with ``reason``: logged first (Airflow itself prints the reason only
+    inside the folded "Post Execute" group), and ``stats`` kept under XCom key ``skipped``."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    if not logged:
+        log.info("Skipped: %s", reason)
+    if stats is not None:
+        context["ti"].xcom_push(key=SKIPPED_KEY, value=stats)
+    raise AirflowSkipException(reason)
+
+
+def _task_states(context: dict[str, Any]) -> dict[str, str]:
+    ti, dag_run = context["ti"], context["dag_run"]
+    states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
+    return {t: str(getattr(s, "value", s)) for t, s in states.items()}
+
+
+def _load_results(context: dict[str, Any], load_ids: list[str],
+                  states: dict[str, str] | None = None) -> dict[str, dict[str, Any] | None]:
+    """Each load's stats: its return value when it succeeded, its ``skipped`` XCom when it was skipped,
+    None when it failed or never ran (nothing is pulled from those: no "XCom not found" in the log)."""
+    ti = context["ti"]
+    states = _task_states(context) if states is None else states
+    key = {"success": "return_value", "skipped": SKIPPED_KEY}
+    return {t: ti.xcom_pull(task_ids=t, key=key[states[t]], default=None) if states.get(t) in key else None
+            for t in load_ids}
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
+
+
+def _load_doc(name: str) -> str:
+    ds = DATASETS[name]
+    when = ("every run: the coverage ledger says what is not read yet (ADR 0006)" if ds.mode == "incremental"
+            else f"when its cadence ({_duration(ds.cadence)}) is due, or when named in `datasets`")
+    after = f" Runs after `load_{', load_'.join(ds.depends_on)}` (reads the shows it loaded)." if ds.depends_on else ""
+    return (f"**Reads** `{ds.endpoint}` ({ds.mode}), {when}.  \n"
+            f"**Writes** {', '.join(f'`{t}`' for t in ds.tables)} and a row in `meta_dataset_loads`.{after}  \n"
+            "**Skips** (with the reason as the first log line) when `datasets` names others, when not due, or "
+            "when its source is absent (partners connection, replay files).")
+
+
+DOC_SCHEMA = ("**Reads** `include/sql/schema`. **Writes** the pending migrations to the ClickHouse database "
+              "(creates tables, never drops data). Never skips (dry run: logs 'stub mode').")
+DOC_FACTS = ("**Reads** the staging tables for the months the loads touched (and any month whose facts "
+             "disagree with staging). **Writes** `dim_events`, `fact_qtickets_sales_daily` (+ UTM), "
+             "`fact_qtickets_inventory_latest`, swapped in only after its audits pass. **Skips** when no load "
+             "of this run loaded anything.")
+DOC_CHECKS = ("**Reads** the facts, staging and `meta_coverage`. **Writes** nothing; fails the run on a "
+              "data-quality violation, a hole in the orders coverage or stale facts. **Skips** when "
+              "`rebuild_facts` skipped.")
+DOC_RECORD = ("**Reads** every task's state, result and error. **Writes** the run's row in `meta_job_runs` "
+              "(per-dataset counts, skip reasons, the first error). Always runs; never skips.")
+DOC_FINISH = ("The run's verdict: fails (upstream_failed) when a load, `rebuild_facts` or `run_checks` failed; "
+              "succeeds when they succeeded or were skipped.")
+
+
 def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str, doc_md: str,
               deadline: timedelta = RUN_DEADLINE) -> DAG:
     """Build the pipeline DAG for ``datasets`` on ``schedule`` (wiring only; bodies live in qtickets.pipeline)."""
@@ -125,61 +199,76 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
         deadline=deadline_alert(deadline),
     ) as dag:
 
-        @task
+        @task(doc_md=DOC_SCHEMA)
         def bootstrap_schema() -> dict[str, Any]:
             context, params = _run_context()
             with _errors_to_xcom(context):
                 return pipeline.bootstrap_schema(params)
 
-        @task(pool=POOL)
+        # NONE_FAILED: a dataset skipped by its cadence (events, hourly) does not skip the ones that read
+        # its staging data (inventory, every run); a failed one still stops them (upstream_failed).
+        @task(pool=POOL, trigger_rule=TriggerRule.NONE_FAILED)
         def load(dataset: str) -> dict[str, Any]:
             context, params = _run_context()
             with _errors_to_xcom(context):
-                return pipeline.load_dataset(dataset, params=params, window=_window(context, params),
-                                             run_id=context["run_id"])
+                result = pipeline.load_dataset(dataset, params=params, window=_window(context, params),
+                                               run_id=context["run_id"])
+            if result.get("status") == "skipped":
+                # pipeline.load_dataset logged the reason as its first line; the task ends *skipped*, and
+                # its stats (with the reason) go where record_run finds them: a skipped task has no
+                # return value.
+                _skip(context, f"{dataset}: {result.get('reason')}", result, logged=True)
+            return result
 
-        @task(trigger_rule=TriggerRule.ALL_DONE, pool=PUBLISH_POOL)
-        def rebuild_facts(loads: list[dict[str, Any] | None]) -> dict[str, Any]:
-            from airflow.sdk.exceptions import AirflowSkipException
-
+        @task(trigger_rule=TriggerRule.ALL_DONE, pool=PUBLISH_POOL, doc_md=DOC_FACTS)
+        def rebuild_facts() -> dict[str, Any]:
             context, params = _run_context()
+            loads = list(_load_results(context, load_ids).values())
             if not params.dry_run and not any(s and s.get("status") == "loaded" for s in loads):
-                raise AirflowSkipException("no dataset was loaded in this run; facts are left as they are")
+                _skip(context, "no dataset was loaded in this run; the facts are left as they are")
             with _errors_to_xcom(context):
                 return pipeline.rebuild_facts(loads, params, run_id=context["run_id"])
 
-        @task
+        @task(doc_md=DOC_CHECKS)
         def run_checks() -> dict[str, Any]:
             context, params = _run_context()
             with _errors_to_xcom(context):
                 return pipeline.run_checks(params, _window(context, params))
 
-        @task(trigger_rule=TriggerRule.ALL_DONE)
-        def record_run(load_task_ids: list[str]) -> dict[str, Any]:
+        @task(trigger_rule=TriggerRule.ALL_DONE, doc_md=DOC_RECORD)
+        def record_run() -> dict[str, Any]:
             context, params = _run_context()
             ti, dag_run = context["ti"], context["dag_run"]
             task_ids = [t for t in dag.task_ids if t not in {ti.task_id, "finish"}]
-            states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
-            errors = {t: e for t in task_ids if (e := ti.xcom_pull(task_ids=t, key="error"))}
+            states = _task_states(context)
+            # Only a failed task can have left an error; pulling from the others would log "XCom not found".
+            errors = {t: e for t in task_ids if states.get(t) == "failed"
+                      and (e := ti.xcom_pull(task_ids=t, key="error", default=None))}
             return pipeline.record_run(
-                params=params, run_id=dag_run.run_id, dag_id=dag_run.dag_id, run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+                params=params, run_id=dag_run.run_id, dag_id=dag_run.dag_id,
+                run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
                 window=_window(context, params), started_at=getattr(dag_run, "start_date", None),
-                loads=[ti.xcom_pull(task_ids=t) for t in load_task_ids],
+                loads=list(_load_results(context, load_ids, states).values()),
                 task_states={t: str(states.get(t)) for t in task_ids}, errors=errors)
 
         schema = bootstrap_schema()
-        loads = {name: load.override(task_id=f"load_{name}")(name) for name in datasets}
-        for name, load_task in loads.items():
-            for upstream in [loads[d] for d in DATASETS[name].depends_on if d in loads] or [schema]:
-                upstream >> load_task
-        facts = rebuild_facts(list(loads.values()))
+        with TaskGroup("loads", tooltip="One task per dataset: vendor API -> staging tables") as loads_group:
+            loads = {name: load.override(task_id=f"load_{name}", doc_md=_load_doc(name))(name)
+                     for name in datasets}
+            for name, load_task in loads.items():
+                for upstream in [loads[d] for d in DATASETS[name].depends_on if d in loads]:
+                    upstream >> load_task
+        load_ids = [t.operator.task_id for t in loads.values()]
+        schema >> loads_group
+        facts = rebuild_facts()
         checks = run_checks()
-        facts >> checks
+        list(loads.values()) >> facts >> checks
         # `finish` carries the run's verdict: it fails (upstream_failed) when any load, the facts or the
-        # checks failed, so the DAG run is marked failed even though record_run always succeeds.
-        finish = EmptyOperator(task_id="finish")
+        # checks failed, so the DAG run is marked failed even though record_run always succeeds; skipped
+        # loads, facts or checks (nothing due, nothing loaded) leave it, and the run, successful.
+        finish = EmptyOperator(task_id="finish", trigger_rule=TriggerRule.NONE_FAILED, doc_md=DOC_FINISH)
         [*loads.values(), facts, checks] >> finish
-        recorded = record_run([f"load_{n}" for n in datasets])
+        recorded = record_run()
         [schema, *loads.values(), facts, checks] >> recorded
     return dag
 

@@ -196,18 +196,19 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
     ds = DATASETS[name]
     stats: dict[str, Any] = {"dataset": name, "window": window.as_dict(), "rows": {}, "requests": 0,
                              "retries": 0, "pages": 0, "sales_months": []}
+    # Every skip reason is the first line the task logs (the DAG then ends the task as skipped).
+    if params.datasets and name not in params.datasets:
+        reason = f"not selected: this run loads only {', '.join(params.datasets)} (param 'datasets')"
+        log.info("Skipping %s: %s", name, reason)
+        return {**stats, "status": "skipped", "reason": reason}
     if params.dry_run:
         log.info("load_%s: %s", name, STUB_MODE)
         return {**stats, "status": "dry_run"}
     from qtickets import warehouse
     from qtickets.rows.common import MapContext
 
-    if params.datasets and name not in params.datasets:
-        log.info("Skipping %s: not among the datasets selected for this run %s", name, list(params.datasets))
-        return {**stats, "status": "skipped", "reason": "not selected"}
     now = now or utcnow()
     with _clickhouse() as ch:
-        pii = _pii_policy(ch)  # a missing hash key fails the load before anything is read
         last_success = warehouse.last_dataset_load(ch, name) if ds.mode == "snapshot" else None
         due, reason = _is_due(ds, params, window, now, last_success)
         if not due:
@@ -217,6 +218,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         if source is None:
             log.info("Skipping %s: %s", name, why_not)
             return {**stats, "status": "skipped", "reason": why_not}
+        pii = _pii_policy(ch)  # a missing hash key fails the load before anything is read
         ctx = MapContext(fetched_at=now, pii=pii)
         columns = ds.columns()
         sales_dates: set[date] = set()
@@ -328,7 +330,8 @@ def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, wi
     status = "failed" if failed else "success"
     per_dataset = {s["dataset"]: {"status": s.get("status"), "rows": sum(s.get("rows", {}).values()),
                                   "requests": s.get("requests", 0), "retries": s.get("retries", 0),
-                                  "gap_reads": s.get("gap_reads", 0)}
+                                  "gap_reads": s.get("gap_reads", 0),
+                                  **({"reason": s["reason"]} if s.get("reason") else {})}
                    for s in loads if s}
     if params.dry_run:
         log.info("record_run: %s (would record status=%s)", STUB_MODE, status)

@@ -48,22 +48,35 @@ def test_schedule_has_real_15_minute_intervals(dagbag):
 
 def test_tasks_and_dependencies(dagbag):
     dag = dagbag.get_dag("qtickets_api")
-    loads = {f"load_{name}" for name in DATASETS}
+    loads = {f"loads.load_{name}" for name in DATASETS}
     assert set(dag.task_ids) == loads | {"bootstrap_schema", "rebuild_facts", "run_checks", "record_run", "finish"}
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
-    assert upstream["load_inventory"] == {"load_events"}
-    assert upstream["load_barcodes"] == {"load_events"}
-    assert upstream["load_orders"] == {"bootstrap_schema"}
+    assert upstream["loads.load_inventory"] == {"loads.load_events"}
+    assert upstream["loads.load_barcodes"] == {"loads.load_events"}
+    assert upstream["loads.load_orders"] == {"bootstrap_schema"}
     assert upstream["rebuild_facts"] == loads
     assert upstream["run_checks"] == {"rebuild_facts"}
     assert upstream["finish"] == loads | {"rebuild_facts", "run_checks"}
     assert upstream["record_run"] == loads | {"bootstrap_schema", "rebuild_facts", "run_checks"}
-    # The run's verdict: record_run always runs; `finish` fails the run when anything upstream failed.
+    # The run's verdict: record_run always runs; `finish` fails the run when anything upstream failed,
+    # and a skipped load (not selected, not due) neither skips it nor the loads that read its data.
     assert dag.get_task("record_run").trigger_rule == "all_done"
-    assert dag.get_task("finish").trigger_rule == "all_success"
+    assert dag.get_task("finish").trigger_rule == "none_failed"
     assert set(dag.leaves) == {dag.get_task("record_run"), dag.get_task("finish")}
     for load in loads:
         assert dag.get_task(load).pool == "qtickets_api"
+        assert dag.get_task(load).trigger_rule == "none_failed"
+
+
+def test_loads_are_one_group_and_every_task_says_what_it_does(dagbag):
+    dag = dagbag.get_dag("qtickets_api")
+    group = dag.task_group_dict["loads"]
+    assert {t.task_id for t in group} == {f"loads.load_{name}" for name in DATASETS}
+    for task in dag.tasks:
+        assert task.doc_md, task.task_id
+    orders = dag.get_task("loads.load_orders").doc_md
+    assert "GET /orders" in orders and "stg_qtickets_api_orders_raw" in orders and "Skips" in orders
+    assert "Skips" in dag.get_task("rebuild_facts").doc_md
 
 
 def test_every_dag_publishes_facts_through_one_shared_single_slot_pool(dagbag):
@@ -82,8 +95,8 @@ def test_every_dag_publishes_facts_through_one_shared_single_slot_pool(dagbag):
 def test_history_dag_reads_orders_by_day(dagbag):
     dag = dagbag.get_dag("qtickets_api_history")
     assert dag.timetable.expression == "0 0 * * *"
-    assert {"load_orders", "load_events"} <= set(dag.task_ids)
-    assert "load_clients" not in dag.task_ids
+    assert {"loads.load_orders", "loads.load_events"} <= set(dag.task_ids)
+    assert "loads.load_clients" not in dag.task_ids
     assert dag.deadline[0].interval >= timedelta(hours=1)
 
 

@@ -7,6 +7,7 @@ rule of the README — not from the code under test.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -14,6 +15,7 @@ from decimal import Decimal
 import pytest
 import requests
 
+from qtickets.datasets import DATASETS
 from qtickets.timeutil import MSK
 from tests.dags.conftest import conf, runnable
 from tests.dags.vendor import _all_orders, _expected_sales, _facts, _query, _result, _staging_counts, _states
@@ -105,7 +107,7 @@ def test_payment_moved_to_another_month_leaves_the_old_month(dagbag, env):
     new_day = new_payment.astimezone(MSK).date()
     # The load itself names the old month (read from staging before overwriting the order), so the
     # rebuild covers it as touched, not as a month caught up after the fact.
-    assert f"{old_day:%Y-%m}" in _result(run, "load_orders")["sales_months"]
+    assert f"{old_day:%Y-%m}" in _result(run, "loads.load_orders")["sales_months"]
     assert _result(run, "rebuild_facts")["months_caught_up"] == []
     assert Decimal(before[old_day]) - Decimal(after.get(old_day, 0)) == revenue, "still counted on the old day"
     assert Decimal(after[new_day]) - Decimal(before.get(new_day, 0)) == revenue
@@ -129,7 +131,7 @@ def test_next_run_rebuilds_the_months_a_failed_run_left_behind(dagbag, env):
     with pytest.MonkeyPatch.context() as patch:  # the env's own monkeypatch holds the connections
         patch.setattr(warehouse, "rebuild_sales_facts", killed)
         failed = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["orders"]))
-    assert _states(failed)["load_orders"] == "success" and _states(failed)["rebuild_facts"] == "failed"
+    assert _states(failed)["loads.load_orders"] == "success" and _states(failed)["rebuild_facts"] == "failed"
 
     run = dag.test(logical_date=None, run_conf=conf(since_hours=1, datasets=["clients"]))
     assert str(run.state) == "success", _states(run)
@@ -167,11 +169,11 @@ def test_vendor_503_storm_fails_the_run_records_it_and_alerts_once(dagbag, env, 
     run = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
     states = _states(run)
     assert str(run.state) == "failed"
-    assert states["load_orders"] == "failed"
+    assert states["loads.load_orders"] == "failed"
     (status, http_status, error_code, failed), = _query(
         "SELECT status, http_status, error_code, failed_tasks FROM {{ db }}.meta_job_runs FINAL")
     assert (status, http_status, error_code) == ("failed", 503, "UNKNOWN_ERROR")
-    assert "load_orders" in failed
+    assert "loads.load_orders" in failed
     retried = [r for r in env.requests if "/orders" in r.path]
     assert len(retried) > 1, "the hook retries 5xx before giving up"
     assert len(fake_slack.messages) == 1, fake_slack.messages
@@ -183,7 +185,7 @@ def test_api_ignoring_filters_fails_loudly_and_loads_nothing(dagbag, env):
     env.faults.ignore_filters = True
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
     assert str(run.state) == "failed"
-    assert _states(run)["load_orders"] == "failed"
+    assert _states(run)["loads.load_orders"] == "failed"
     assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
     (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
     assert "filter" in error_message.lower() and "filter_transport" in error_message
@@ -266,7 +268,7 @@ def test_replay_is_refused_when_the_deployment_sets_no_root(dagbag, env, tmp_pat
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(
         fixtures_dir=str(tmp_path), datasets=["orders"], since_hours=ALL_HISTORY["since_hours"]))
     assert str(run.state) == "failed"
-    assert _states(run)["load_orders"] == "failed"
+    assert _states(run)["loads.load_orders"] == "failed"
     assert env.requests == []
     assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
     (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
@@ -279,7 +281,7 @@ def test_replayed_orders_outside_the_window_fail_the_load_like_live_ones(dagbag,
     _save_orders(tmp_path / "capture", orders)
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(fixtures_dir="capture", datasets=["orders"]))
     assert str(run.state) == "failed"  # a manual run's window is the last 2 hours
-    assert _states(run)["load_orders"] == "failed"
+    assert _states(run)["loads.load_orders"] == "failed"
     assert _query("SELECT count() FROM {{ db }}.stg_qtickets_api_orders_raw")[0][0] == 0
     (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
     assert "outside this run's window" in error_message and "replayed /orders" in error_message
@@ -294,14 +296,17 @@ def test_replay_loads_only_datasets_with_files_unless_one_is_named(dagbag, env, 
         fixtures_dir="capture", since_hours=ALL_HISTORY["since_hours"]))
     assert str(run.state) == "success", _states(run)
     assert _staging_counts()["stg_qtickets_api_orders_raw"] == len(orders)
-    assert _result(run, "load_orders")["status"] == "loaded"
-    events = _result(run, "load_events")
+    assert _result(run, "loads.load_orders")["status"] == "loaded"
+    assert _states(run)["loads.load_events"] == "skipped"
+    events = _result(run, "loads.load_events", key="skipped")
     assert events["status"] == "skipped" and "events.json" in events["reason"]
+    (message,), = _query("SELECT message FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s", {"r": run.run_id})
+    assert "events.json" in json.loads(message)["datasets"]["events"]["reason"]
     # events named without its files: that load fails, naming the files it looked for.
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(
         fixtures_dir="capture", datasets=["orders", "events"], since_hours=ALL_HISTORY["since_hours"]))
     assert str(run.state) == "failed"
-    assert _states(run)["load_events"] == "failed" and _states(run)["load_orders"] == "success"
+    assert _states(run)["loads.load_events"] == "failed" and _states(run)["loads.load_orders"] == "success"
     messages = [m for (m,) in _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL WHERE status = 'failed'")]
     assert any("events.json" in m and "events/page-*.json" in m for m in messages), messages
 
@@ -314,7 +319,41 @@ def test_hash_mode_without_a_key_fails_before_any_request(dagbag, env, ch_databa
     env.reset_log()
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
     assert str(run.state) == "failed"
-    assert _states(run)["load_orders"] == "failed"
+    assert _states(run)["loads.load_orders"] == "failed"
     assert env.requests == []
     (error_message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL")
     assert "pii_hash_key" in error_message and "secrets.token_urlsafe(32)" in error_message
+
+
+def test_datasets_not_selected_end_skipped_with_their_reason_and_the_run_succeeds(dagbag, env, capfd, caplog):
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
+    states = _states(run)
+    assert str(run.state) == "success", states
+    assert states["loads.load_orders"] == "success"
+    assert {states[f"loads.load_{n}"] for n in DATASETS if n != "orders"} == {"skipped"}
+    # Skipped loads skip neither the facts (orders loaded) nor the verdict.
+    assert (states["rebuild_facts"], states["run_checks"], states["finish"], states["record_run"]) == (
+        "success", "success", "success", "success")
+    skipped = _result(run, "loads.load_clients", key="skipped")
+    assert skipped["status"] == "skipped" and "not selected" in skipped["reason"]
+    (status, message), = _query("SELECT status, message FROM {{ db }}.meta_job_runs FINAL")
+    datasets = json.loads(message)["datasets"]
+    assert status == "success"
+    assert datasets["orders"]["status"] == "loaded"
+    assert datasets["clients"]["status"] == "skipped" and "not selected" in datasets["clients"]["reason"]
+    out = capfd.readouterr()
+    logged = out.out + out.err + caplog.text
+    assert "Skipping clients: not selected" in logged  # the logs are captured here, reasons included
+    assert "XCom not found" not in logged
+
+
+def test_a_failed_load_fails_the_run_and_nothing_pulls_its_missing_result(dagbag, env, capfd, caplog):
+    env.faults.fail_next(10_000, status=403, match="/orders")
+    run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
+    states = _states(run)
+    assert str(run.state) == "failed", states
+    assert (states["loads.load_orders"], states["finish"], states["record_run"]) == (
+        "failed", "upstream_failed", "success")
+    assert states["rebuild_facts"] == "skipped"  # nothing loaded
+    out = capfd.readouterr()
+    assert "XCom not found" not in out.out + out.err + caplog.text

@@ -92,7 +92,7 @@ def test_a_failed_run_loses_nothing_once_the_next_scheduled_run_succeeds(dagbag,
     env.faults.truncate_next(1_000_000, match="/orders")
     failed = dag.test(logical_date=failed_interval_end, run_conf=conf(datasets=["orders"]))
     assert str(failed.state) == "failed"
-    assert _states(failed)["load_orders"] == "failed"
+    assert _states(failed)["loads.load_orders"] == "failed"
     _change_orders(env, [history_end + timedelta(minutes=9), history_end + timedelta(minutes=11)], paid[2:],
                    pending[2:])
     env.faults.clear()
@@ -159,7 +159,7 @@ def test_a_flaky_vendor_costs_retries_not_the_run(dagbag, embedded_clickhouse, m
         monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", _conn(server, concurrency=4))
         run = runnable(dagbag).test(logical_date=None, run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
         assert str(run.state) == "success", _states(run)
-        assert {ti.task_id: ti.try_number for ti in run.get_task_instances()}["load_orders"] == 1
+        assert {ti.task_id: ti.try_number for ti in run.get_task_instances()}["loads.load_orders"] == 1
         failures, pages = server.log.count("/orders", status=503), server.log.count("/orders", status=200)
         server.faults.error_rate = 0.0
         expected_tickets, expected_revenue, expected_ids = _vendor_sales_before(server, datetime.now(UTC))

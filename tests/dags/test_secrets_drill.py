@@ -286,7 +286,7 @@ def drill_dag(dagbag) -> Callable[[tuple[str, ...]], Any]:
 
     def for_datasets(datasets: tuple[str, ...]):
         if datasets not in subsets:
-            subsets[datasets] = base.partial_subset([f"load_{name}" for name in datasets],
+            subsets[datasets] = base.partial_subset([f"loads.load_{name}" for name in datasets],
                                                     include_downstream=True, include_upstream=True)
         return subsets[datasets]
 
@@ -415,21 +415,21 @@ class Mode:
 MODES: dict[str, Mode] = {
     # A clean history load first: staging and facts hold the orders (hashed), for every later scan.
     "success": Mode(None, since_hours=HISTORY),
-    "403": Mode(_faults("fail_next", status=403), "load_orders", "QticketsAuthError", "fail"),
-    "500": Mode(_faults("fail_next", status=500), "load_orders", "QticketsTransientError", "fail"),
-    "503 storm": Mode(_faults("fail_next", status=503), "load_orders", "QticketsTransientError", "fail"),
-    "timeout": Mode(_timeout, "load_orders", "QticketsTransientError"),
-    "html 200": Mode(_faults("html_next", status=200), "load_orders", "QticketsUndecodableBodyError", "html"),
-    "truncated body": Mode(_faults("truncate_next"), "load_orders", "QticketsUndecodableBodyError", "truncate",
+    "403": Mode(_faults("fail_next", status=403), "loads.load_orders", "QticketsAuthError", "fail"),
+    "500": Mode(_faults("fail_next", status=500), "loads.load_orders", "QticketsTransientError", "fail"),
+    "503 storm": Mode(_faults("fail_next", status=503), "loads.load_orders", "QticketsTransientError", "fail"),
+    "timeout": Mode(_timeout, "loads.load_orders", "QticketsTransientError"),
+    "html 200": Mode(_faults("html_next", status=200), "loads.load_orders", "QticketsUndecodableBodyError", "html"),
+    "truncated body": Mode(_faults("truncate_next"), "loads.load_orders", "QticketsUndecodableBodyError", "truncate",
                            since_hours=HISTORY),
-    "envelope error": Mode(_buyer_on_the_page, "load_orders", "QticketsResponseError", "bad_paging"),
-    "token echoed in X-Request-ID": Mode(_faults("echo_auth_next", into="header", status=503), "load_orders",
+    "envelope error": Mode(_buyer_on_the_page, "loads.load_orders", "QticketsResponseError", "bad_paging"),
+    "token echoed in X-Request-ID": Mode(_faults("echo_auth_next", into="header", status=503), "loads.load_orders",
                                          "QticketsTransientError", "echo_auth"),
-    "token echoed JSON-escaped": Mode(_echo_partners_and_orders("json"), "load_orders", "QticketsAuthError",
+    "token echoed JSON-escaped": Mode(_echo_partners_and_orders("json"), "loads.load_orders", "QticketsAuthError",
                                       "echo_auth", datasets=("orders", "partner_tickets")),
-    "token echoed URL-encoded": Mode(_faults("echo_auth_next", into="urlencoded", status=401), "load_orders",
+    "token echoed URL-encoded": Mode(_faults("echo_auth_next", into="urlencoded", status=401), "loads.load_orders",
                                      "QticketsAuthError", "echo_auth"),
-    "token with a newline": Mode(_newline_token, "load_orders", "QticketsConfigError"),
+    "token with a newline": Mode(_newline_token, "loads.load_orders", "QticketsConfigError"),
     "clickhouse refuses the password": Mode(_clickhouse_refuses, "bootstrap_schema", "ClickHouseConfigError"),
 }
 # Run elsewhere: HTTP 401 by test_the_scanner_finds_every_planted_needle, the token echoed base64 (and
@@ -501,7 +501,7 @@ def test_alert_channels_that_refuse_and_echo_their_secrets_leak_nothing(drill_da
     run = _run(drill_dag, drill, Mode(_faults("echo_auth_next", into="base64", status=401)))
 
     assert str(run.state) == "failed", _states(run)
-    error = _xcom_error(run, "load_orders")
+    error = _xcom_error(run, "loads.load_orders")
     assert error["error_type"] == "QticketsAuthError" and "***" in error["body_preview"], error
     assert drill.telegram.messages and drill.slack.messages  # both were tried, and both refused
     warnings = [r.getMessage() for r in caplog.records if "Alert channel" in r.getMessage()]
@@ -514,7 +514,7 @@ def test_the_scanner_finds_every_planted_needle(drill_dag, drill, caplog, capfd)
     planted in every sink and the scan finds each of them there."""
     run = _run(drill_dag, drill, Mode(_faults("fail_next", status=401)))
     assert str(run.state) == "failed", _states(run)
-    assert _xcom_error(run, "load_orders")["error_type"] == "QticketsAuthError"
+    assert _xcom_error(run, "loads.load_orders")["error_type"] == "QticketsAuthError"
     _assert_clean(run, drill, caplog, capfd)
 
     needles = drill.needles

@@ -51,8 +51,8 @@ def _facts() -> list[tuple]:
                   "ORDER BY sales_date, event_id, city")
 
 
-def _result(run, task_id: str) -> dict:
-    """The return value (XCom) a task of ``run`` pushed."""
+def _result(run, task_id: str, key: str = "return_value") -> dict:
+    """The return value (XCom) a task of ``run`` pushed (``key="skipped"``: a skipped load's stats)."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -60,7 +60,7 @@ def _result(run, task_id: str) -> dict:
     with create_session() as session:
         row = session.scalars(select(XComModel).where(
             XComModel.dag_id == run.dag_id, XComModel.run_id == run.run_id, XComModel.task_id == task_id,
-            XComModel.key == "return_value")).one()
+            XComModel.key == key)).one()
         return XComModel.deserialize_value(row)
 
 
