@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, idempotently:
 #   scripts/setup.sh           Python venv (.venv) with the locked requirements and the provider (editable)
-#   scripts/setup.sh --server  also Debian's clickhouse-server (native-protocol tests), when missing
+#   scripts/setup.sh --server  also Debian's clickhouse-server (native-protocol tests) and chromium (browser
+#                              tests, tests/ui), when missing
 # Re-running is cheap: the venv is rebuilt only when requirements, lock or pyproject change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,9 @@ if ! "$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info[:2] >= (3, 11) els
   echo "setup: Python 3.11+ is required (found $("$PYTHON" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
   exit 1
 fi
+
+# Playwright (browser tests) drives Debian's chromium; it must never download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 stamp_input=$(cat requirements.txt requirements-dev.txt requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp_input" ]; then
@@ -41,5 +45,16 @@ if [ "$want_server" = 1 ] && ! command -v clickhouse-server >/dev/null 2>&1 && [
   else
     echo "setup: clickhouse-server is missing; install it (sudo apt-get install clickhouse-server) to run the" \
          "native-protocol tests - they are skipped without it outside CI" >&2
+  fi
+fi
+
+if [ "$want_server" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's chromium (for the browser tests, tests/ui)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; install it (sudo apt-get install chromium) to run the browser" \
+         "tests - they are skipped without it outside CI" >&2
   fi
 fi
