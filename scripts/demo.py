@@ -111,7 +111,7 @@ def run_dag() -> bool:
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
     print(f"\nDAG run {run.run_id}: {run.state}")
     for task_id, state in sorted(states.items()):
-        print(f"  {task_id:<24} {state}")
+        print(f"  {task_id:<30} {state}")
     return str(run.state) == "success"
 
 
