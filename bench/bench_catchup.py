@@ -86,7 +86,7 @@ def main() -> int:
         server.reset_log()
         with PeakRss() as rss:
             t = time.perf_counter()
-            state = str(dag.test(logical_date=logical_date, run_conf={**PARAMS, **conf}).state)
+            state = str(dag.test(logical_date=logical_date, run_after=logical_date, run_conf={**PARAMS, **conf}).state)
             elapsed = time.perf_counter() - t
         orders = [r for r in server.requests if "/orders" in r.path]
         return state, elapsed, len(orders), sum(1 for r in orders if r.status == 200), rss.peak

@@ -74,7 +74,7 @@ def main() -> int:
     if now - boundary < timedelta(minutes=2):  # leave the touched orders safely inside a past interval
         boundary -= timedelta(minutes=15)
     server.data.touch_orders(args.changed, boundary - timedelta(minutes=5))
-    inc_s, inc_state, inc_paths = run(logical_date=boundary, run_conf=params)
+    inc_s, inc_state, inc_paths = run(logical_date=boundary, run_after=boundary, run_conf=params)  # as scheduled
     server.stop()
 
     print(f"\nqtickets_api on a {args.orders}-order sandbox, latency {args.latency_ms} ms, embedded ClickHouse\n")

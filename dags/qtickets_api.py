@@ -102,9 +102,10 @@ def _run_context() -> tuple[dict[str, Any], RunParams]:
 
 def _window(context: dict[str, Any], params: RunParams):
     dag_run = context["dag_run"]
+    run_type = str(getattr(dag_run.run_type, "value", dag_run.run_type))
     return resolve_window(params, data_interval_start=context.get("data_interval_start"),
                           data_interval_end=context.get("data_interval_end"),
-                          run_after=getattr(dag_run, "run_after", None))
+                          run_after=getattr(dag_run, "run_after", None), manual=run_type == "manual")
 
 
 @contextmanager

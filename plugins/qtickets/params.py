@@ -66,18 +66,25 @@ def resolve_window(
     data_interval_end: datetime | None,
     run_after: datetime | None = None,
     now: datetime | None = None,
+    manual: bool = False,
 ) -> Window:
     """The window a run loads.
 
-    ``since_hours`` (when given) wins for any run type and ends at the interval end (or now).
-    Otherwise a run with a real data interval loads it, widened by ``WINDOW_OVERLAP``; a manual run
-    (no interval, or a zero-length one) loads the last ``MANUAL_SINCE_HOURS`` hours.
+    It ends at the data interval's end, or, for a ``manual`` run (UI, REST API or CLI trigger, with or
+    without a logical date) and a run without an interval, at ``run_after`` (when it was triggered):
+    the UI always sends a logical date, whose inferred interval ends at the last 15-minute boundary,
+    and whoever triggers a run wants the data up to then. ``since_hours`` (when given) wins for any run
+    type and reaches that far back from the end. Otherwise a run with a real data interval starts at
+    its start, widened by ``WINDOW_OVERLAP``; a run without one (or with a zero-length one) reads the
+    last ``MANUAL_SINCE_HOURS`` hours.
     """
     end = data_interval_end or run_after or now or utcnow()
+    if manual and run_after is not None:
+        end = max(end, run_after)
     if params.since_hours is not None:
         return _whole_seconds(end - timedelta(hours=params.since_hours), end)
     if data_interval_start is not None and data_interval_end is not None and data_interval_start < data_interval_end:
-        return _whole_seconds(data_interval_start - WINDOW_OVERLAP, data_interval_end)
+        return _whole_seconds(data_interval_start - WINDOW_OVERLAP, end)
     return _whole_seconds(end - timedelta(hours=MANUAL_SINCE_HOURS), end)
 
 

@@ -152,7 +152,7 @@ def test_two_interval_backfill_loads_exactly_those_windows(dagbag, env):
     first_end = end - timedelta(minutes=15)
     intervals = []
     for logical_date in (first_end - timedelta(minutes=15), first_end):
-        run = dag.test(logical_date=logical_date.astimezone(UTC), run_conf=conf())
+        run = dag.test(logical_date=logical_date.astimezone(UTC), run_after=logical_date.astimezone(UTC), run_conf=conf())
         assert str(run.state) == "success", _states(run)
         intervals.append((run.data_interval_start, run.data_interval_end))
     quarter = timedelta(minutes=15)
@@ -357,3 +357,40 @@ def test_a_failed_load_fails_the_run_and_nothing_pulls_its_missing_result(dagbag
     assert states["rebuild_facts"] == "skipped"  # nothing loaded
     out = capfd.readouterr()
     assert "XCom not found" not in out.out + out.err + caplog.text
+
+
+def _run_window(run) -> tuple[datetime, datetime]:
+    (start, end), = _query("SELECT window_start, window_end FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
+                           {"r": run.run_id})
+    return tuple(v if v.tzinfo else v.replace(tzinfo=UTC) for v in (start, end))
+
+
+def _ceil_second(value: datetime) -> datetime:
+    return value.replace(microsecond=0) + timedelta(seconds=1) if value.microsecond else value
+
+
+def test_the_window_of_each_way_to_start_a_run(dagbag, env):
+    """README, "Manual runs and their window": a manual run ends when it was triggered, with or without
+    a logical date; a scheduled run ends at its interval end."""
+    from qtickets.params import MANUAL_SINCE_HOURS, WINDOW_OVERLAP
+
+    dag = runnable(dagbag)
+    # 1. The UI's trigger dialog (and `airflow dags trigger -l`): a logical date of now, so an interval
+    #    inferred to end at the last 15-minute boundary; the window still reaches to when it was triggered.
+    ui = dag.test(logical_date=datetime.now(UTC), run_conf=conf(datasets=["orders"]))
+    assert str(ui.state) == "success", _states(ui)
+    assert ui.data_interval_end < ui.run_after
+    assert _run_window(ui) == (ui.data_interval_start - WINDOW_OVERLAP, _ceil_second(ui.run_after))
+    # 2. A trigger without a logical date (REST API, `airflow dags trigger`): no interval, the last hours.
+    bare = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
+    assert str(bare.state) == "success", _states(bare)
+    assert bare.data_interval_end is None
+    assert _run_window(bare) == ((bare.run_after - timedelta(hours=MANUAL_SINCE_HOURS)).replace(microsecond=0),
+                                 _ceil_second(bare.run_after))
+    # 3. A scheduled run starts once its interval is over (run_after = interval end): it reads that interval.
+    now = datetime.now(UTC)
+    boundary = now.replace(minute=now.minute - now.minute % 15, second=0, microsecond=0)
+    scheduled = dag.test(logical_date=boundary, run_after=boundary, run_conf=conf(datasets=["orders"]))
+    assert str(scheduled.state) == "success", _states(scheduled)
+    assert _run_window(scheduled) == (scheduled.data_interval_start - WINDOW_OVERLAP, scheduled.data_interval_end)
+    assert scheduled.data_interval_end == boundary

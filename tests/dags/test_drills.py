@@ -3,7 +3,8 @@ with the vendor behaving as a live account does — data changing between and du
 mid-window, a flaky API — and assertions on the numbers that land, not only on the run state.
 
 Expected numbers come from the vendor's own payloads (``tests.dags.vendor``), never from the code
-under test. A scheduled run is ``dag.test(logical_date=X)``: its data interval ends at ``X``.
+under test. A scheduled run is ``dag.test(logical_date=X, run_after=X)``: its window ends at ``X`` (a manual
+run ends when it was triggered, ``run_after``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _history_then_outage(dag, sandbox):
     now = datetime.now(UTC)
     current = _quarter_floor(now)
     history_end = current - 2 * QUARTER
-    run = dag.test(logical_date=history_end, run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
+    run = dag.test(logical_date=history_end, run_after=history_end, run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
     assert str(run.state) == "success", _states(run)
     return history_end, current
 
@@ -90,7 +91,7 @@ def test_a_failed_run_loses_nothing_once_the_next_scheduled_run_succeeds(dagbag,
     # before the run, the run fails on truncated /orders bodies, and more changes arrive after it.
     _change_orders(env, [history_end + timedelta(minutes=2), history_end + timedelta(minutes=4)], paid, pending)
     env.faults.truncate_next(1_000_000, match="/orders")
-    failed = dag.test(logical_date=failed_interval_end, run_conf=conf(datasets=["orders"]))
+    failed = dag.test(logical_date=failed_interval_end, run_after=failed_interval_end, run_conf=conf(datasets=["orders"]))
     assert str(failed.state) == "failed"
     assert _states(failed)["loads.load_orders"] == "failed"
     _change_orders(env, [history_end + timedelta(minutes=9), history_end + timedelta(minutes=11)], paid[2:],
@@ -98,7 +99,7 @@ def test_a_failed_run_loses_nothing_once_the_next_scheduled_run_succeeds(dagbag,
     env.faults.clear()
 
     # catchup is off: the next run is the current quarter's, not the failed one again.
-    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+    run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["orders"]))
     assert str(run.state) == "success", _states(run)
 
     tickets, revenue, ids = _vendor_sales_before(env, current)
@@ -112,7 +113,7 @@ def test_a_skipped_interval_loses_nothing(dagbag, env):
     # No run at all for [history_end, current - 15 min) (scheduler down), while the vendor changes orders.
     _change_orders(env, [history_end + timedelta(minutes=m) for m in (1, 6, 13)], paid, pending)
 
-    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+    run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["orders"]))
     assert str(run.state) == "success", _states(run)
 
     tickets, revenue, ids = _vendor_sales_before(env, current)
@@ -138,7 +139,7 @@ def test_coverage_check_fails_the_run_and_names_the_hole(dagbag, env):
     with ClickHouseHook(clickhouse_conn_id="clickhouse_default") as ch:
         ch.insert("meta_coverage", COLUMNS, [row(history_end - timedelta(days=2), history_end - timedelta(days=1), 1),
                                              row(history_end - timedelta(hours=20), current, 2)])
-    run = dag.test(logical_date=current, run_conf=conf(datasets=["events"]))
+    run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["events"]))
     assert str(run.state) == "failed"
     assert _states(run)["run_checks"] == "failed"
     (message,), = _query("SELECT error_message FROM {{ db }}.meta_job_runs FINAL WHERE run_id = %(r)s",
@@ -185,7 +186,7 @@ def test_a_bad_value_fails_the_run_in_one_attempt_and_publishes_nothing(dagbag, 
     # A retry cannot change the data: the audit's failure must not be retried (the copy keeps retries).
     dag.get_task("rebuild_facts").retries, dag.get_task("rebuild_facts").retry_delay = 2, timedelta(0)
 
-    run = dag.test(logical_date=current, run_conf=conf(datasets=["orders"]))
+    run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["orders"]))
 
     assert str(run.state) == "failed"
     rebuild = next(ti for ti in run.get_task_instances() if ti.task_id == "rebuild_facts")
@@ -216,7 +217,7 @@ def test_orders_changing_on_pages_already_read_are_not_skipped(dagbag, embedded_
                      if window_start <= datetime.fromisoformat(o["updated_at"]) < window_end}
         server.faults.churn_orders(every_pages=2, per_churn=1)
 
-        run = dag.test(logical_date=window_end, run_conf=conf(since_hours=3, datasets=["orders"]))
+        run = dag.test(logical_date=window_end, run_after=window_end, run_conf=conf(since_hours=3, datasets=["orders"]))
 
         assert str(run.state) == "success", _states(run)
         churned = set(server.faults.churned_ids)

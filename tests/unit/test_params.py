@@ -62,3 +62,24 @@ def test_window_is_widened_to_whole_seconds():
     assert w.end == T + timedelta(seconds=1)
     assert w.start == T - timedelta(hours=1)
     assert w.start.microsecond == w.end.microsecond == 0
+
+
+def test_manual_run_with_a_logical_date_ends_when_it_was_triggered():
+    # The UI sends a logical date; at 12:07 the inferred interval is 11:45-12:00.
+    run_after = T + timedelta(minutes=7)
+    w = resolve_window(RunParams(), data_interval_start=T - Q, data_interval_end=T, run_after=run_after, manual=True)
+    assert (w.start, w.end) == (T - Q - WINDOW_OVERLAP, run_after)
+    w = resolve_window(RunParams(since_hours=3), data_interval_start=T - Q, data_interval_end=T,
+                       run_after=run_after, manual=True)
+    assert (w.start, w.end) == (run_after - timedelta(hours=3), run_after)
+
+
+def test_manual_run_without_a_logical_date_reads_the_last_hours_up_to_when_it_was_triggered():
+    w = resolve_window(RunParams(), data_interval_start=None, data_interval_end=None, run_after=T, manual=True)
+    assert (w.start, w.end) == (T - timedelta(hours=MANUAL_SINCE_HOURS), T)
+
+
+def test_scheduled_run_ends_at_its_interval_end_even_when_it_starts_later():
+    w = resolve_window(RunParams(), data_interval_start=T - Q, data_interval_end=T,
+                       run_after=T + timedelta(minutes=3), manual=False)
+    assert (w.start, w.end) == (T - Q - WINDOW_OVERLAP, T)
