@@ -224,7 +224,7 @@ def test_orders_changing_on_pages_already_read_are_not_skipped(dagbag, embedded_
         assert len(churned) >= 8, churned
         loaded = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
         assert loaded == in_window, (sorted(in_window - loaded), sorted(loaded - in_window))
-        assert _result(run, "load_orders")["gap_reads"] > 0, "the shifts were found by re-reading id gaps"
+        assert _result(run, "loads.load_orders")["gap_reads"] > 0, "the shifts were found by re-reading id gaps"
 
         server.faults.churn_orders(every_pages=0)
         after = dag.test(logical_date=None, run_conf=conf(datasets=["orders"]))
