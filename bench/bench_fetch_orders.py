@@ -48,22 +48,18 @@ def _child(concurrency: int, window_end: str | None) -> None:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from qtickets.hooks.qtickets import QticketsHook, WindowGuard
+    from qtickets.hooks.qtickets import QticketsHook
+    from qtickets.window import Window
 
     baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     hook = QticketsHook()
     _ = hook.settings  # connection lookup is not part of the fetch time
     records = 0
     ids: list[int] = []
-    where, guard = None, None
-    if window_end:
-        start, end = datetime.fromisoformat(WINDOW_START), datetime.fromisoformat(window_end)
-        where = [{"column": "updated_at", "operator": ">=", "value": start},
-                 {"column": "updated_at", "operator": "<", "value": end}]
-        guard = WindowGuard("updated_at", start, end)
+    window = Window(datetime.fromisoformat(WINDOW_START), datetime.fromisoformat(window_end)) if window_end else None
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
-    for page in hook.iter_pages("orders", where=where, order_by={"id": "asc"}, guard=guard):
+    for page in hook.iter_pages("orders", window=window, order_by={"id": "asc"}):
         records += len(page)
         ids += [r["id"] for r in page]
     wall = time.perf_counter() - started

@@ -159,7 +159,7 @@ def _load_doc(name: str) -> str:
     when = ("every run: the coverage ledger says what is not read yet (ADR 0006)" if ds.mode == "incremental"
             else f"when its cadence ({_duration(ds.cadence)}) is due, or when named in `datasets`")
     after = f" Runs after `load_{', load_'.join(ds.depends_on)}` (reads the shows it loaded)." if ds.depends_on else ""
-    return (f"**Reads** `{ds.endpoint}` ({ds.mode}), {when}.  \n"
+    return (f"**Reads** `{ds.reads}` ({ds.mode}), {when}.  \n"
             f"**Writes** {', '.join(f'`{t}`' for t in ds.tables)} and a row in `meta_dataset_loads`.{after}  \n"
             "**Skips** (with the reason as the first log line) when `datasets` names others, when not due, or "
             "when its source is absent (partners connection, replay files).")
@@ -225,7 +225,7 @@ def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: s
         def rebuild_facts() -> dict[str, Any]:
             context, params = _run_context()
             loads = list(_load_results(context, load_ids).values())
-            if not params.dry_run and not any(s and s.get("status") == "loaded" for s in loads):
+            if not params.dry_run and not pipeline.loaded(loads):
                 _skip(context, "no dataset was loaded in this run; the facts are left as they are")
             with _errors_to_xcom(context):
                 return pipeline.rebuild_facts(loads, params, run_id=context["run_id"])

@@ -68,7 +68,7 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "connection-type": "qtickets_partners",
-                "hook-class-name": "qtickets.hooks.qtickets.QticketsPartnersHook",
+                "hook-class-name": "qtickets.hooks.partners.QticketsPartnersHook",
                 "hook-name": "QTickets Partners API",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "login", "port"],

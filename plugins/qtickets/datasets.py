@@ -2,65 +2,60 @@
 
 The DAG builds one load task per entry; ``qtickets.pipeline`` runs an entry. An entry says where the
 data comes from (REST or Partners API), whether it is read incrementally (a time window on
-``updated_at``) or as a snapshot, how often it is worth re-reading, which staging tables it fills and
-how a page of vendor records becomes rows.
+``updated_at``) or as a snapshot, how often it is worth re-reading, how it is fetched (a function of
+the load's hooks and window), and how a page of vendor records becomes rows of which staging tables
+(its rows module: ``COLUMNS`` and a ``map_*`` function).
+
+Adding a plain paged list endpoint: a rows module, a migration creating its table, and an entry here
+with ``fetch=whole_list("<endpoint>")``; a non-list endpoint adds one hook method and a fetch that
+calls it. ``tests/unit/test_datasets.py`` proves the registry, the schema and the DAG agree.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
+from qtickets.rows import (
+    barcodes,
+    clients,
+    discounts,
+    events,
+    inventory,
+    orders,
+    partner_tickets,
+    price_shades,
+    promo_codes,
+)
 from qtickets.timeutil import format_api_ts
+from qtickets.window import Window
 
 if TYPE_CHECKING:
+    from qtickets.apis import Apis
     from qtickets.rows.common import MapContext
+
+__all__ = ["DATASETS", "Dataset", "Page", "Sales", "Window"]
 
 Page = list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Window:
-    """Half-open load window ``[start, end)`` of aware datetimes."""
+@dataclass(frozen=True, kw_only=True)
+class Sales:
+    """How records of a dataset with sales change the sales facts (ADR 0003: rebuilt by whole month).
 
-    start: datetime
-    end: datetime
+    :param dates: Moscow payment days a page of records touches.
+    :param table: the staging table whose earlier versions may hold other payment months.
+    :param key: its business key column (order id).
+    """
 
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("window bounds must be timezone-aware")
-        if self.start >= self.end:
-            raise ValueError(f"empty window: start {self.start.isoformat()} is not before end {self.end.isoformat()}")
-
-    def as_dict(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat()}
+    dates: Callable[[Page], set[date]]
+    table: str
+    key: str
 
 
-class Source(Protocol):
-    """What a dataset needs to read from: the live API (``qtickets.sources.LiveSource``) or saved files."""
-
-    def iter_pages(
-        self, endpoint: str, *, where: list[dict] | None = None, order_by: dict | None = None,
-        window: Window | None = None, guard_column: str | None = None,
-    ) -> Iterator[Page]: ...
-
-    def show_seats(self, show_id: int) -> dict[str, dict]: ...
-
-    def show_barcodes(self, show_id: int) -> list[dict]: ...
-
-    def color_themes(self) -> list[dict]: ...
-
-    def partner_tickets(self, request: dict) -> list[dict]: ...
-
-    def upcoming_shows(self) -> list[tuple[int, int]]: ...
-
-    def partner_requests(self) -> list[dict]: ...
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Dataset:
     """One dataset: where it comes from, how it is read and where it lands.
 
@@ -68,10 +63,11 @@ class Dataset:
     :param api: ``rest`` or ``partners`` (the latter is skipped when its connection is absent).
     :param mode: ``incremental`` (window on ``updated_at``) or ``snapshot`` (everything, each time it is due).
     :param cadence: how often a snapshot is worth re-reading; incremental datasets run every interval.
-    :param tables: staging tables it fills.
-    :param key: the business key of its main table (ReplacingMergeTree ORDER BY).
-    :param fetch: ``(source, window) -> pages of vendor records``.
-    :param mapper: dotted name of ``rows`` function ``(records, ctx) -> {table: rows}``.
+    :param reads: the vendor endpoint, for docs and logs.
+    :param fetch: ``(apis, window) -> pages of vendor records``.
+    :param columns: staging table -> column order of the mapped row tuples (the rows module's ``COLUMNS``).
+    :param map: ``(records, ctx) -> {table: rows}`` (the rows module's ``map_*``).
+    :param sales: set for a dataset whose records carry sales.
     :param depends_on: datasets whose staging data this one reads (shows for inventory and barcodes).
     """
 
@@ -79,115 +75,91 @@ class Dataset:
     api: Literal["rest", "partners"]
     mode: Literal["incremental", "snapshot"]
     cadence: timedelta
-    tables: tuple[str, ...]
-    key: tuple[str, ...]
-    fetch: Callable[[Source, Window], Iterator[Page]]
-    mapper: str
-    endpoint: str
+    reads: str
+    fetch: Callable[[Apis, Window], Iterator[Page]]
+    columns: Mapping[str, tuple[str, ...]]
+    map: Callable[[Page, MapContext], dict[str, list[tuple]]]
+    sales: Sales | None = None
     depends_on: tuple[str, ...] = ()
 
-    def _rows_module(self) -> Any:
-        return importlib.import_module(self.mapper.rsplit(".", 1)[0])
-
-    def columns(self) -> dict[str, tuple[str, ...]]:
-        """Column order of the row tuples, per staging table."""
-        return self._rows_module().COLUMNS
-
-    def map(self, records: Page, ctx: MapContext) -> dict[str, list[tuple]]:
-        """Map one page of vendor records to staging rows."""
-        return getattr(self._rows_module(), self.mapper.rsplit(".", 1)[1])(records, ctx)
-
     @property
-    def has_sales(self) -> bool:
-        """True when its records carry sales (its rows module defines ``sales_dates``)."""
-        return hasattr(self._rows_module(), "sales_dates")
-
-    def sales_dates(self, records: Page) -> set[date]:
-        """Moscow payment days whose sales facts these records can change (none for reference data)."""
-        days = getattr(self._rows_module(), "sales_dates", None)
-        return days(records) if days is not None else set()
+    def tables(self) -> tuple[str, ...]:
+        """Staging tables it fills."""
+        return tuple(self.columns)
 
 
-def _fetch_orders(source: Source, window: Window) -> Iterator[Page]:
+def _fetch_orders(apis: Apis, window: Window) -> Iterator[Page]:
     # Orders are read by updated_at, not payed_at: later payments, cancellations and refunds of old
     # orders change updated_at, so they are picked up; the original loader filtered on payed_at and
     # never saw a refund.
-    where = [
-        {"column": "updated_at", "operator": ">=", "value": format_api_ts(window.start)},
-        {"column": "updated_at", "operator": "<", "value": format_api_ts(window.end)},
-    ]
-    yield from source.iter_pages("orders", where=where, order_by={"id": "asc"}, window=window,
-                                 guard_column="updated_at")
+    yield from apis.rest.iter_pages("orders", window=window, window_column="updated_at", order_by={"id": "asc"})
 
 
-def _fetch_list(endpoint: str) -> Callable[[Source, Window], Iterator[Page]]:
-    def fetch(source: Source, window: Window) -> Iterator[Page]:
-        # Snapshots read soft-deleted records too, so deletions reach the warehouse.
-        yield from source.iter_pages(endpoint, order_by={"id": "asc"})
+def whole_list(endpoint: str) -> Callable[[Apis, Window], Iterator[Page]]:
+    """Fetch of a plain paged list endpoint, all of it (soft-deleted records too, so deletions arrive)."""
+
+    def fetch(apis: Apis, window: Window) -> Iterator[Page]:
+        yield from apis.rest.iter_pages(endpoint, order_by={"id": "asc"})
 
     return fetch
 
 
-def _fetch_color_themes(source: Source, window: Window) -> Iterator[Page]:
-    yield source.color_themes()
+def _fetch_color_themes(apis: Apis, window: Window) -> Iterator[Page]:
+    yield apis.rest.get_color_themes()
 
 
-def _fetch_inventory(source: Source, window: Window) -> Iterator[Page]:
+def _fetch_inventory(apis: Apis, window: Window) -> Iterator[Page]:
     snapshot_ts = format_api_ts(window.end)
-    for show_id, event_id in source.upcoming_shows():
-        seats = source.show_seats(show_id)
+    for show_id, event_id in apis.upcoming_shows():
+        seats = apis.rest.get_show_seats(show_id)
         yield [{"show_id": show_id, "event_id": event_id, "snapshot_ts": snapshot_ts, "seats": seats}]
 
 
-def _fetch_barcodes(source: Source, window: Window) -> Iterator[Page]:
-    for show_id, event_id in source.upcoming_shows():
-        records = source.show_barcodes(show_id)
+def _fetch_barcodes(apis: Apis, window: Window) -> Iterator[Page]:
+    for show_id, event_id in apis.upcoming_shows():
+        records = apis.rest.get_show_barcodes(show_id)
         if records:
             yield [{**record, "show_id": show_id, "event_id": event_id} for record in records]
 
 
-def _fetch_partner_tickets(source: Source, window: Window) -> Iterator[Page]:
-    for request in source.partner_requests():
-        records = source.partner_tickets(request)
+def _fetch_partner_tickets(apis: Apis, window: Window) -> Iterator[Page]:
+    if apis.partners is None:
+        return
+    for request in apis.partner_requests:
+        records = apis.partners.find_tickets(request["filter"], event_id=request.get("event_id"),
+                                             show_id=request.get("show_id"))
         if records:
             yield [{**record, "_request": {k: v for k, v in request.items() if k != "filter"}}
                    for record in records]
 
 
 _MIN = timedelta(minutes=1)
+_HOUR = 60 * _MIN
 
 DATASETS: dict[str, Dataset] = {
     ds.name: ds
     for ds in (
-        Dataset("orders", "rest", "incremental", 0 * _MIN,
-                ("stg_qtickets_api_orders_raw", "stg_qtickets_api_tickets_raw"), ("order_id",),
-                _fetch_orders, "qtickets.rows.orders.map_orders", "GET /orders"),
-        Dataset("events", "rest", "snapshot", 60 * _MIN,
-                ("stg_qtickets_api_events_raw", "stg_qtickets_api_shows_raw"), ("event_id",),
-                _fetch_list("events"), "qtickets.rows.events.map_events", "GET /events"),
-        Dataset("inventory", "rest", "snapshot", 15 * _MIN,
-                ("stg_qtickets_api_inventory_raw",), ("show_id", "snapshot_ts"),
-                _fetch_inventory, "qtickets.rows.inventory.map_inventory", "GET /shows/{id}/seats",
+        Dataset(name="orders", api="rest", mode="incremental", cadence=0 * _MIN, reads="GET /orders",
+                fetch=_fetch_orders, columns=orders.COLUMNS, map=orders.map_orders,
+                sales=Sales(dates=orders.sales_dates, table=orders.ORDERS_TABLE, key="order_id")),
+        Dataset(name="events", api="rest", mode="snapshot", cadence=_HOUR, reads="GET /events",
+                fetch=whole_list("events"), columns=events.COLUMNS, map=events.map_events),
+        Dataset(name="inventory", api="rest", mode="snapshot", cadence=15 * _MIN, reads="GET /shows/{id}/seats",
+                fetch=_fetch_inventory, columns=inventory.COLUMNS, map=inventory.map_inventory,
                 depends_on=("events",)),
-        Dataset("clients", "rest", "snapshot", 24 * 60 * _MIN,
-                ("stg_qtickets_api_clients_raw",), ("client_id",),
-                _fetch_list("clients"), "qtickets.rows.clients.map_clients", "GET /clients"),
-        Dataset("price_shades", "rest", "snapshot", 24 * 60 * _MIN,
-                ("stg_qtickets_api_price_shades_raw",), ("shade_id",),
-                _fetch_color_themes, "qtickets.rows.price_shades.map_price_shades", "GET /color-themes"),
-        Dataset("discounts", "rest", "snapshot", 6 * 60 * _MIN,
-                ("stg_qtickets_api_discounts_raw",), ("discount_id",),
-                _fetch_list("discounts"), "qtickets.rows.discounts.map_discounts", "GET /discounts"),
-        Dataset("promo_codes", "rest", "snapshot", 6 * 60 * _MIN,
-                ("stg_qtickets_api_promo_codes_raw",), ("promo_code_id",),
-                _fetch_list("promo-codes"), "qtickets.rows.promo_codes.map_promo_codes", "GET /promo-codes"),
-        Dataset("barcodes", "rest", "snapshot", 60 * _MIN,
-                ("stg_qtickets_api_barcodes_raw",), ("show_id", "barcode_hash"),
-                _fetch_barcodes, "qtickets.rows.barcodes.map_barcodes", "GET /shows/{id}/barcodes",
+        Dataset(name="clients", api="rest", mode="snapshot", cadence=24 * _HOUR, reads="GET /clients",
+                fetch=whole_list("clients"), columns=clients.COLUMNS, map=clients.map_clients),
+        Dataset(name="price_shades", api="rest", mode="snapshot", cadence=24 * _HOUR, reads="GET /color-themes",
+                fetch=_fetch_color_themes, columns=price_shades.COLUMNS, map=price_shades.map_price_shades),
+        Dataset(name="discounts", api="rest", mode="snapshot", cadence=6 * _HOUR, reads="GET /discounts",
+                fetch=whole_list("discounts"), columns=discounts.COLUMNS, map=discounts.map_discounts),
+        Dataset(name="promo_codes", api="rest", mode="snapshot", cadence=6 * _HOUR, reads="GET /promo-codes",
+                fetch=whole_list("promo-codes"), columns=promo_codes.COLUMNS, map=promo_codes.map_promo_codes),
+        Dataset(name="barcodes", api="rest", mode="snapshot", cadence=_HOUR, reads="GET /shows/{id}/barcodes",
+                fetch=_fetch_barcodes, columns=barcodes.COLUMNS, map=barcodes.map_barcodes,
                 depends_on=("events",)),
-        Dataset("partner_tickets", "partners", "snapshot", 60 * _MIN,
-                ("stg_qtickets_api_partner_tickets_raw",), ("ticket_id",),
-                _fetch_partner_tickets, "qtickets.rows.partner_tickets.map_partner_tickets",
-                "POST tickets/find (Partners API)"),
+        Dataset(name="partner_tickets", api="partners", mode="snapshot", cadence=_HOUR,
+                reads="POST tickets/find (Partners API)", fetch=_fetch_partner_tickets,
+                columns=partner_tickets.COLUMNS, map=partner_tickets.map_partner_tickets),
     )
 }

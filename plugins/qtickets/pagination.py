@@ -32,11 +32,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from qtickets.exceptions import QticketsFilterIgnoredError, QticketsPaginationError
 from qtickets.timeutil import format_api_ts, parse_ts
+from qtickets.window import Window
 
 log = logging.getLogger(__name__)
 
@@ -46,35 +46,39 @@ PAGE_MARGIN = 5
 MAX_PAGES_WITHOUT_TOTAL = 100_000
 
 
-
 @dataclass(frozen=True)
 class WindowGuard:
-    """Assert every record's ``column`` lies in ``[start, end)``: proof the API applied the ``where`` filter.
+    """Assert every record's ``column`` lies in the window: proof the API applied the ``where`` filter.
+
+    The hook builds it from the same :class:`~qtickets.window.Window` it turns into the ``where``
+    conditions (``QticketsHook.iter_pages(window=..., window_column=...)``).
 
     :param column: record field holding an ISO timestamp (``updated_at``, ``payed_at`` ...).
-    :param start: window start, aware, inclusive.
-    :param end: window end, aware, exclusive.
+    :param window: ``[start, end)``, aware.
+    :param replayed_from: the replay folder when the records are saved responses (changes the advice).
     """
 
     column: str
-    start: datetime
-    end: datetime
+    window: Window
+    replayed_from: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("WindowGuard needs aware datetimes (attach a time zone)")
-        if self.end <= self.start:
-            raise ValueError(f"WindowGuard window is empty: start {self.start} >= end {self.end}")
+    def where(self) -> list[dict[str, Any]]:
+        """The vendor conditions selecting the window (``column >= start AND column < end``)."""
+        return [
+            {"column": self.column, "operator": ">=", "value": format_api_ts(self.window.start)},
+            {"column": self.column, "operator": "<", "value": format_api_ts(self.window.end)},
+        ]
 
     def first_outside(self, records: list[dict[str, Any]]) -> tuple[Any, Any] | None:
         """``(record, its raw column value)`` of the first record missing the column or outside the window."""
+        start, end = self.window.start, self.window.end
         for record in records:
             raw = record.get(self.column) if isinstance(record, dict) else None
             try:
                 value = parse_ts(raw) if isinstance(raw, str) else None
             except ValueError:
                 value = None
-            if value is None or not self.start <= value < self.end:
+            if value is None or not start <= value < end:
                 return record, raw
         return None
 
@@ -84,11 +88,18 @@ class WindowGuard:
         if outside is None:
             return
         record, raw = outside
+        record_id = record.get("id") if isinstance(record, dict) else None
+        bounds = f"[{format_api_ts(self.window.start)}, {format_api_ts(self.window.end)})"
+        if self.replayed_from is not None:
+            raise QticketsFilterIgnoredError(
+                f"replayed /{endpoint} from fixtures_dir {self.replayed_from}: page {page} holds record "
+                f"id={record_id!r} with {self.column}={raw!r}, outside this run's window {bounds}. Replayed "
+                "records get the same window check as live ones; nothing was loaded. Run with since_hours "
+                "(or a data interval) covering them, or remove them from the fixture."
+            )
         raise QticketsFilterIgnoredError(
-            f"the API ignored the `where` filter on /{endpoint}: page {page} holds record "
-            f"id={record.get('id') if isinstance(record, dict) else None!r} with "
-            f"{self.column}={raw!r}, outside the requested window "
-            f"[{format_api_ts(self.start)}, {format_api_ts(self.end)}). Nothing was loaded. "
+            f"the API ignored the `where` filter on /{endpoint}: page {page} holds record id={record_id!r} with "
+            f"{self.column}={raw!r}, outside the requested window {bounds}. Nothing was loaded. "
             "Change the connection extra `filter_transport` (get_body <-> get_query) and re-run."
         )
 

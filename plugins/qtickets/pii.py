@@ -151,6 +151,17 @@ class PiiPolicy:
         object.__setattr__(self, "_order_drop", frozenset(drop | {"baskets"}))
 
     @classmethod
+    def from_extra(cls, extra: dict[str, Any]) -> PiiPolicy:
+        """The policy the ClickHouse connection's extras set (``pii_mode``, ``pii_hash_key``,
+        ``pii_allow_unkeyed``, ``pii_key_version``).
+
+        :raises QticketsConfigError: hash mode without ``pii_hash_key`` (and without ``pii_allow_unkeyed``).
+        """
+        return cls.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "",
+                                 allow_unkeyed=extra.get("pii_allow_unkeyed", False),
+                                 key_version=extra.get("pii_key_version"))
+
+    @classmethod
     def from_settings(cls, mode: str | None, key: str | bytes | None, *, allow_unkeyed: Any = False,
                       key_version: Any = None) -> PiiPolicy:
         """Build the policy from the clickhouse connection extras.

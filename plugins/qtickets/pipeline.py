@@ -7,12 +7,11 @@ without Airflow's scheduler. Results returned to XCom are small dicts of counts 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from qtickets.datasets import DATASETS, Dataset, Window
+from qtickets.datasets import DATASETS, Window
 from qtickets.exceptions import DataQualityError
 from qtickets.params import RunParams
 from qtickets.timeutil import utcnow
@@ -21,9 +20,6 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = "qtickets_api"
 CLICKHOUSE_CONN_ID = "clickhouse_default"
-QTICKETS_CONN_ID = "qtickets_default"
-PARTNERS_CONN_ID = "qtickets_partners_default"
-INSERT_BATCH_ROWS = 20_000
 FRESHNESS_MAX_AGE = timedelta(hours=2)
 ERROR_MESSAGE_CHARS = 2000
 STUB_MODE = "dry run: stub mode - no HTTP request and no ClickHouse write is made"
@@ -35,11 +31,21 @@ def _clickhouse():
     return ClickHouseHook(clickhouse_conn_id=CLICKHOUSE_CONN_ID)
 
 
+def _dry_run(task: str, **result: Any) -> dict[str, Any]:
+    """What every task does in a dry run: say so, touch nothing."""
+    log.info("%s: %s", task, STUB_MODE)
+    return {"status": "dry_run", **result}
+
+
+def loaded(loads: Iterable[dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The load results (``load_dataset``'s XCom) of the datasets that did load (not skipped, not failed)."""
+    return [s for s in loads if s and s.get("status") == "loaded"]
+
+
 def bootstrap_schema(params: RunParams) -> dict[str, Any]:
     """Apply pending schema migrations (idempotent; never drops data)."""
     if params.dry_run:
-        log.info("bootstrap_schema: %s", STUB_MODE)
-        return {"status": "dry_run", "applied": []}
+        return _dry_run("bootstrap_schema", applied=[])
     from qtickets import warehouse
 
     with _clickhouse() as ch:
@@ -48,140 +54,16 @@ def bootstrap_schema(params: RunParams) -> dict[str, Any]:
         return {"status": "ok", "database": ch.database, "applied": applied}
 
 
-@dataclass
-class _RowBuffer:
-    """Collects mapped rows per table and inserts them in batches (few, large parts; flat memory)."""
-
-    ch: Any
-    columns: dict[str, tuple[str, ...]]
-    batch_rows: int = INSERT_BATCH_ROWS
-    #: Called with ``(table, rows)`` just before they are inserted.
-    before_insert: Callable[[str, list[tuple]], None] | None = None
-    pending: dict[str, list[tuple]] = field(default_factory=dict)
-    written: dict[str, int] = field(default_factory=dict)
-
-    def add(self, rows_by_table: dict[str, list[tuple]]) -> None:
-        for table, rows in rows_by_table.items():
-            bucket = self.pending.setdefault(table, [])
-            bucket.extend(rows)
-            if len(bucket) >= self.batch_rows:
-                self._flush(table)
-
-    def _flush(self, table: str) -> None:
-        rows = self.pending.pop(table, [])
-        if rows:
-            if self.before_insert is not None:
-                self.before_insert(table, rows)
-            self.ch.insert(table, self.columns[table], rows)
-            self.written[table] = self.written.get(table, 0) + len(rows)
-
-    def flush(self) -> dict[str, int]:
-        for table in list(self.pending):
-            self._flush(table)
-        return dict(self.written)
+def _uses_coverage(ds: Any, params: RunParams) -> bool:
+    """Incremental live loads read and record coverage (ADR 0006); replayed fixtures are not a reading
+    of the vendor's timeline, so they neither use nor add it."""
+    return ds.mode == "incremental" and not params.fixtures_dir
 
 
-def _is_due(ds: Dataset, params: RunParams, window: Window, now: datetime,
-            last_success: datetime | None) -> tuple[bool, str]:
-    if ds.mode == "incremental":
-        return True, "incremental: every interval"
-    if ds.name in params.datasets or params.fixtures_dir:
-        return True, "named in the run's params"
-    if window.end < now - max(ds.cadence, timedelta(minutes=30)):
-        return False, (f"snapshot of the present; not re-read for a past interval ending "
-                       f"{window.end.isoformat()} (backfill)")
-    if last_success is not None and now - last_success < ds.cadence - timedelta(minutes=1):
-        return False, f"last loaded {last_success.isoformat()}, cadence {ds.cadence}"
-    return True, "due"
-
-
-def _pii_policy(ch: Any):
-    """The personal-data policy of the clickhouse connection's extras.
-
-    :raises QticketsConfigError: hash mode without ``pii_hash_key`` (and without ``pii_allow_unkeyed``).
-    """
-    from qtickets.pii import PiiPolicy
-
-    extra = ch.connection.extra_dejson  # the hook's own (cached) connection: no second lookup
-    return PiiPolicy.from_settings(extra.get("pii_mode") or "hash", extra.get("pii_hash_key") or "",
-                                   allow_unkeyed=extra.get("pii_allow_unkeyed", False),
-                                   key_version=extra.get("pii_key_version"))
-
-
-def _build_source(ds: Dataset, params: RunParams, ch: Any):
-    from qtickets.sources import FixtureSource, LiveSource, fixtures_root, parse_partner_requests
-
-    if params.fixtures_dir:
-        source = FixtureSource(params.fixtures_dir, ch, root=fixtures_root())
-        if not source.files_for(ds.name):
-            looked = (f"fixtures_dir {source.folder} holds no saved response for {ds.name} (looked for "
-                      f"{source.looked_for(ds.name)})")
-            if ds.name in params.datasets:
-                from qtickets.exceptions import QticketsConfigError
-
-                raise QticketsConfigError(f"{looked}; it is named in the run's 'datasets': add the files or "
-                                          "leave it out")
-            return None, f"{looked}; not named in 'datasets'"
-        log.info("Replaying saved responses from %s (no HTTP request)", source.folder)
-        return source, None
-    from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook
-
-    if ds.api == "partners":
-        from qtickets.connections import optional_connection
-
-        if optional_connection(PARTNERS_CONN_ID) is None:
-            return None, (f"connection {PARTNERS_CONN_ID} is not defined; the Partners API needs a key issued "
-                          "by QTickets support - add the connection to load partner tickets")
-        from airflow.sdk import Variable
-
-        from qtickets.sources import PARTNER_REQUESTS_VARIABLE
-
-        requests = parse_partner_requests(Variable.get(PARTNER_REQUESTS_VARIABLE, default=None))
-        if not requests:
-            return None, f"Variable {PARTNER_REQUESTS_VARIABLE} holds no search requests"
-        partners = QticketsPartnersHook(qtickets_partners_conn_id=PARTNERS_CONN_ID)
-        return LiveSource(QticketsHook(qtickets_conn_id=QTICKETS_CONN_ID), ch, partners=partners,
-                          partner_requests=requests), None
-    return LiveSource(QticketsHook(qtickets_conn_id=QTICKETS_CONN_ID), ch), None
-
-
-def _hook_stats(source: Any) -> dict[str, int]:
-    stats = getattr(getattr(source, "hook", None), "stats", None)
-    partners = getattr(getattr(source, "partners", None), "stats", None)
-    # gap_reads/gap_records: id gaps re-read because the vendor's total changed mid-read (ADR 0006).
-    out = {"requests": 0, "retries": 0, "pages": 0, "gap_reads": 0, "gap_records": 0}
-    for s in (stats, partners):
-        if s is not None:
-            for key in out:
-                out[key] += int(getattr(s, key, 0))
-    return out
-
-
-def _stored_sales_months_of(ds: Dataset, ch: Any, columns: dict[str, tuple[str, ...]],
-                            sales_dates: set[date]) -> Callable[[str, list[tuple]], None] | None:
-    """For a dataset with sales: before its main table gets new versions of some keys, add the payment
-    months staging holds for them to ``sales_dates`` (a payment date that moved or vanished leaves the
-    sale in the old month's facts until that month is rebuilt too)."""
-    if not ds.has_sales:
-        return None
-    from qtickets import warehouse
-
-    table, key_at = ds.tables[0], columns[ds.tables[0]].index(ds.key[0])
-
-    def before_insert(target: str, rows: list[tuple]) -> None:
-        if target == table:
-            sales_dates.update(warehouse.stored_sales_months(ch, (row[key_at] for row in rows)))
-
-    return before_insert
-
-
-def _load_windows(ds: Dataset, ch: Any, params: RunParams, window: Window, now: datetime,
+def _load_windows(ds: Any, ch: Any, params: RunParams, window: Window, now: datetime,
                   run_id: str) -> list[Window]:
-    """The windows to read: from coverage for incremental datasets (ADR 0006), else the run's window.
-
-    Replayed fixtures are not a reading of the vendor's timeline, so they neither use nor add coverage.
-    """
-    if ds.mode != "incremental" or params.fixtures_dir:
+    """The windows to read: from coverage when the load uses it, else the run's window."""
+    if not _uses_coverage(ds, params):
         return [window]
     from qtickets.coverage import LOOKBACK, plan_windows
     from qtickets.warehouse.coverage import covered_by_run, read_coverage
@@ -202,53 +84,50 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         log.info("Skipping %s: %s", name, reason)
         return {**stats, "status": "skipped", "reason": reason}
     if params.dry_run:
-        log.info("load_%s: %s", name, STUB_MODE)
-        return {**stats, "status": "dry_run"}
+        return {**stats, **_dry_run(f"load_{name}")}
     from qtickets import warehouse
+    from qtickets.apis import open_apis
+    from qtickets.cadence import is_due
+    from qtickets.pii import PiiPolicy
     from qtickets.rows.common import MapContext
+    from qtickets.warehouse.buffer import RowBuffer
+    from qtickets.warehouse.coverage import record_coverage
 
     now = now or utcnow()
     with _clickhouse() as ch:
         last_success = warehouse.last_dataset_load(ch, name) if ds.mode == "snapshot" else None
-        due, reason = _is_due(ds, params, window, now, last_success)
+        due, reason = is_due(ds, params, window, now, last_success)
         if not due:
             log.info("Skipping %s: %s", name, reason)
             return {**stats, "status": "skipped", "reason": reason}
-        source, why_not = _build_source(ds, params, ch)
-        if source is None:
+        apis, why_not = open_apis(ds, params, ch)
+        if apis is None:
             log.info("Skipping %s: %s", name, why_not)
             return {**stats, "status": "skipped", "reason": why_not}
-        pii = _pii_policy(ch)  # a missing hash key fails the load before anything is read
-        ctx = MapContext(fetched_at=now, pii=pii)
-        columns = ds.columns()
-        sales_dates: set[date] = set()
-        buffer = _RowBuffer(ch, columns, before_insert=_stored_sales_months_of(ds, ch, columns, sales_dates))
+        # The hook's own (cached) connection; a missing hash key fails the load before anything is read.
+        ctx = MapContext(fetched_at=now, pii=PiiPolicy.from_extra(ch.connection.extra_dejson))
+        months = warehouse.AffectedMonths(ds, ch)
+        buffer = RowBuffer(ch, dict(ds.columns), before_insert=months.before_insert)
         records, written = 0, {}
         windows = _load_windows(ds, ch, params, window, now, run_id)
         if not windows:
             log.info("Nothing left to read for %s: coverage already holds %s .. %s (an earlier attempt of this "
                      "task read it)", name, window.start.isoformat(), window.end.isoformat())
         for chunk in windows:
-            log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.endpoint,
+            log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.reads,
                      chunk.start.isoformat(), chunk.end.isoformat())
-            for page in ds.fetch(source, chunk):
+            for page in ds.fetch(apis, chunk):
                 records += len(page)
-                rows = ds.map(page, ctx)
-                sales_dates |= ds.sales_dates(page)
-                buffer.add(rows)
+                months.add_page(page)
+                buffer.add(ds.map(page, ctx))
             written = buffer.flush()
-            if ds.mode == "incremental" and not params.fixtures_dir:
+            if _uses_coverage(ds, params):
                 # Only now are the chunk's rows in staging: a failure before this line leaves it uncovered,
                 # and the next run (or this task's retry) reads it again.
-                from qtickets.warehouse.coverage import record_coverage
-
                 record_coverage(ch, name, chunk, run_id)
         span = Window(windows[0].start, windows[-1].end) if windows else window
-        stats.update(_hook_stats(source), status="loaded", records=records, rows=written,
-                     window=span.as_dict(), chunks=len(windows),
-                     # Facts are rebuilt by whole month (ADR 0003): the months are all the next task
-                     # needs, and stay small in XCom even for a whole history (~70 entries).
-                     sales_months=sorted({d.strftime("%Y-%m") for d in sales_dates}))
+        stats.update(apis.stats(), status="loaded", records=records, rows=written, window=span.as_dict(),
+                     chunks=len(windows), sales_months=months.months())
         warehouse.record_dataset_load(ch, warehouse.DatasetLoad(
             dataset=name, run_id=run_id, started_at=now, finished_at=utcnow(), window_start=span.start,
             window_end=span.end, status="success", rows=sum(written.values()), pages=stats["pages"],
@@ -267,10 +146,8 @@ def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams,
     reconciliation check until someone rebuilt them by hand.
     """
     if params.dry_run:
-        log.info("rebuild_facts: %s", STUB_MODE)
-        return {"status": "dry_run"}
-    loaded = [s for s in loads if s and s.get("status") == "loaded"]
-    dates = sorted({date.fromisoformat(f"{m}-01") for s in loaded for m in s.get("sales_months", [])})
+        return _dry_run("rebuild_facts")
+    dates = sorted({date.fromisoformat(f"{m}-01") for s in loaded(loads) for m in s.get("sales_months", [])})
     from qtickets import warehouse
 
     with _clickhouse() as ch:
@@ -306,8 +183,7 @@ def rebuild_facts(loads: Iterable[dict[str, Any] | None], params: RunParams,
 def run_checks(params: RunParams, window: Window, now: datetime | None = None) -> dict[str, Any]:
     """Run the data-quality checks; raise ``DataQualityError`` listing every violation."""
     if params.dry_run:
-        log.info("run_checks: %s", STUB_MODE)
-        return {"status": "dry_run"}
+        return _dry_run("run_checks")
     from qtickets import warehouse
 
     now = now or utcnow()
@@ -334,8 +210,7 @@ def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, wi
                                   **({"reason": s["reason"]} if s.get("reason") else {})}
                    for s in loads if s}
     if params.dry_run:
-        log.info("record_run: %s (would record status=%s)", STUB_MODE, status)
-        return {"status": "dry_run", "run_status": status}
+        return _dry_run(f"record_run (would record status={status})", run_status=status)
     first_error = next((errors[t] for t in failed if t in errors), None) or next(iter(errors.values()), None) or {}
     from qtickets import warehouse
 

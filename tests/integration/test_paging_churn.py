@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from qtickets.hooks.qtickets import QticketsHook, WindowGuard
+from qtickets.hooks.qtickets import QticketsHook
 from qtickets.pagination import iterate_pages
+from qtickets.window import Window
 from sandbox import SandboxConfig, SandboxServer
 from sandbox.pytest_plugin import SANDBOX_NOW
 from tests.integration.sandbox.sandbox_test_helpers import rest
@@ -56,8 +57,7 @@ def test_every_order_that_stayed_in_the_window_is_read_once(
     assert len(before) >= 20 * 50
     churny.faults.churn_orders(every_pages=every_pages, per_churn=1)
     hook = _hook(monkeypatch, churny, concurrency)
-    guard = WindowGuard("updated_at", WINDOW_START, WINDOW_END)
-    ids = [o["id"] for page in hook.iter_pages("orders", where=WHERE, order_by={"id": "asc"}, guard=guard)
+    ids = [o["id"] for page in hook.iter_pages("orders", window=Window(WINDOW_START, WINDOW_END), order_by={"id": "asc"})
            for o in page]
 
     churned = set(churny.faults.churned_ids)

@@ -14,8 +14,9 @@ from qtickets.exceptions import (
     QticketsTransientError,
     QticketsUndecodableBodyError,
 )
-from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook, WindowGuard
+from qtickets.hooks.qtickets import QticketsHook, QticketsPartnersHook
 from qtickets.timeutil import format_api_ts
+from qtickets.window import Window
 from sandbox import SandboxServer
 from sandbox.pytest_plugin import SANDBOX_NOW
 
@@ -61,9 +62,8 @@ def test_every_order_in_an_updated_at_window(monkeypatch, sandbox: SandboxServer
     hook = _hook(monkeypatch, sandbox, sleeps, filter_transport=transport, concurrency=3)
     expected = _ids_updated_in(sandbox, WINDOW_START, WINDOW_END)
     assert 50 < len(expected) < sandbox.data.order_count  # several pages, and a real filter
-    guard = WindowGuard("updated_at", WINDOW_START, WINDOW_END)
-    ids = [o["id"] for page in hook.iter_pages("orders", where=_window_where(WINDOW_START, WINDOW_END),
-                                               order_by={"id": "asc"}, guard=guard) for o in page]
+    ids = [o["id"] for page in hook.iter_pages("orders", window=Window(WINDOW_START, WINDOW_END),
+                                               order_by={"id": "asc"}) for o in page]
     assert len(ids) == len(set(ids)) and set(ids) == expected
     seen = {r.transport for r in sandbox.requests if r.path.endswith("/orders")}
     assert seen == {"body" if transport == "get_body" else "query"}
@@ -75,9 +75,8 @@ def test_every_order_in_an_updated_at_window(monkeypatch, sandbox: SandboxServer
 def test_filter_guard_catches_an_api_that_ignores_filters(monkeypatch, sandbox: SandboxServer, sleeps) -> None:
     sandbox.faults.ignore_filters = True
     hook = _hook(monkeypatch, sandbox, sleeps)
-    guard = WindowGuard("updated_at", WINDOW_START, WINDOW_END)
     with pytest.raises(QticketsFilterIgnoredError, match="filter_transport"):
-        list(hook.iter_pages("orders", where=_window_where(WINDOW_START, WINDOW_END), guard=guard))
+        list(hook.iter_pages("orders", window=Window(WINDOW_START, WINDOW_END)))
 
 
 def test_503_storm_then_recovery(monkeypatch, sandbox: SandboxServer, sleeps) -> None:

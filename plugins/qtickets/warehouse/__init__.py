@@ -12,20 +12,20 @@ from qtickets.warehouse.facts import (
     Audit,
     AuditFinding,
     build_audit_publish,
-    months_out_of_sync,
     rebuild_dim_events,
     rebuild_inventory_latest,
     rebuild_sales_facts,
     run_audits,
-    stored_sales_months,
 )
 from qtickets.warehouse.migrations import apply_migrations, migration_files
 from qtickets.warehouse.paths import SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, RunRecord, last_dataset_load, record_dataset_load, record_run
+from qtickets.warehouse.sales_months import AffectedMonths, months_out_of_sync, stored_sales_months
 
 __all__ = [
     "SQL_DIR",
     "Audit",
+    "AffectedMonths",
     "AuditFinding",
     "CheckResult",
     "DatasetLoad",

@@ -24,7 +24,7 @@ from typing import Any
 
 from qtickets.exceptions import DataQualityError
 from qtickets.timeutil import MSK, utcnow
-from qtickets.warehouse.paths import CHECKS_DIR, FACTS_DIR, QUERIES_DIR, SQL_DIR
+from qtickets.warehouse.paths import FACTS_DIR, SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, record_dataset_load
 
 log = logging.getLogger(__name__)
@@ -296,33 +296,6 @@ def _month_of(value: date) -> int:
     if not isinstance(value, date):
         raise TypeError(f"expected a date, got {type(value).__name__} {value!r}")
     return value.year * 100 + value.month
-
-
-#: Order ids per lookup in :func:`stored_sales_months` (keeps each query well under max_query_size).
-STORED_MONTHS_CHUNK = 5_000
-
-
-def stored_sales_months(ch: Any, order_ids: Iterable[int]) -> set[date]:
-    """First days of the Moscow payment months staging holds for ``order_ids`` (any stored version).
-
-    Call it before inserting new versions of these orders: a payment date that moved, or an order that
-    is no longer paid, leaves its sale counted in the old month until that month is rebuilt as well.
-    """
-    ids = sorted(set(order_ids))
-    months: set[date] = set()
-    for start in range(0, len(ids), STORED_MONTHS_CHUNK):
-        rows = ch.run_sql_file(QUERIES_DIR / "stored_sales_months.sql",
-                               {"order_ids": tuple(ids[start:start + STORED_MONTHS_CHUNK])})
-        months.update(month for (month,) in rows)
-    return months
-
-
-def months_out_of_sync(ch: Any) -> set[date]:
-    """First days of the payment months whose sales facts disagree with deduplicated staging (the
-    ``facts_reconcile`` check's violations, at most 100): what a run that loaded data but never rebuilt
-    the facts (it failed, was killed, or its build failed an audit) leaves behind."""
-    rows = ch.run_sql_file(CHECKS_DIR / "facts_reconcile.sql")
-    return {date(month // 100, month % 100, 1) for (month, *_rest) in rows if month}
 
 
 SALES_BUILDS = (

@@ -12,7 +12,6 @@ from qtickets.exceptions import ClickHouseQueryError
 from qtickets.rows import barcodes as rows_barcodes
 from qtickets.rows.orders import sales_dates
 from qtickets.timeutil import MSK
-from qtickets.warehouse import facts as facts_module
 from qtickets.warehouse import (
     months_out_of_sync,
     rebuild_dim_events,
@@ -20,6 +19,7 @@ from qtickets.warehouse import (
     rebuild_sales_facts,
     stored_sales_months,
 )
+from qtickets.warehouse import sales_months as sales_months_module
 from qtickets.warehouse.facts import replace_partitions
 from tests.integration.warehouse.builders import basket, event, order
 from tests.integration.warehouse.conftest import (
@@ -131,7 +131,7 @@ def test_stored_sales_months_remember_where_an_order_was_counted(ch):
 
 
 def test_stored_sales_months_in_chunks(ch, monkeypatch):
-    monkeypatch.setattr(facts_module, "STORED_MONTHS_CHUNK", 2)
+    monkeypatch.setattr(sales_months_module, "STORED_MONTHS_CHUNK", 2)
     load_orders(ch, [order(i, f"2025-{i:02d}-15T12:00:00+03:00") for i in range(1, 6)], T0)
     assert stored_sales_months(ch, range(1, 6)) == {date(2025, m, 1) for m in range(1, 6)}
 
