@@ -24,13 +24,14 @@ from typing import Any
 import orjson
 
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseRetryableError
+from qtickets.timeutil import MSK_NAME
 
 from ._ch_errors import classify
 from ._ch_types import convert_json_rows
 
 log = logging.getLogger(__name__)
 
-SESSION_TZ = "Europe/Moscow"
+SESSION_TZ = MSK_NAME
 POLL_SECONDS = 0.2
 # Quoted decimals/64-bit ints keep exact values through JSON.
 _SESSION_SETTINGS = (
