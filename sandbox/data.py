@@ -1,3 +1,4 @@
+# Over 300 lines: one dataset class whose generation and mutations write the same compact columns.
 """Seeded synthetic QTickets dataset, memory-light enough for the real scale (~126 000 orders).
 
 Orders and tickets ("baskets") live as compact per-row ``array`` columns (timestamps as epoch seconds,

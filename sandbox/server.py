@@ -1,3 +1,4 @@
+# Over 300 lines: every vendor route of the double in one class, next to the filter cache the routes share.
 """A real HTTP double of the QTickets REST and Partners APIs, served on a loopback port.
 
 Routes, envelopes, page sizes, error bodies and quirks follow ``shared/reference/qtickets-api.md``.

@@ -1,3 +1,4 @@
+# Over 300 lines: many small pure transport functions, each pinned by its own unit tests; split, none would be simpler.
 """Transport helpers of the QTickets hooks: settings, retry policy, response decoding, error fields.
 
 Every text taken from a response passes through :func:`qtickets.redaction.redact` (the hooks register
