@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseRetryableError
+from qtickets.redaction import first_line
 from qtickets.timeutil import MSK_NAME
 
 from ._ch_errors import classify
@@ -118,7 +119,7 @@ def _open_session(folder: str) -> Any:
         sess = chdb_session.Session(f"{folder}?session_timezone={SESSION_TZ}")
     except RuntimeError as exc:
         raise ClickHouseConfigError(
-            f"cannot open the embedded ClickHouse folder {folder}: {str(exc).strip()[:300]} "
+            f"cannot open the embedded ClickHouse folder {folder}: {first_line(exc, 300)} "
             "Another process may be using it (chDB allows one process per folder), or the folder is not "
             "a chDB data folder."
         ) from None
