@@ -1,8 +1,10 @@
+# Over 300 lines: one dataset class whose generation and mutations write the same compact columns.
 """Seeded synthetic QTickets dataset, memory-light enough for the real scale (~126 000 orders).
 
 Orders and tickets ("baskets") live as compact per-row ``array`` columns (timestamps as epoch seconds,
 state codes, event/show/zone indexes). The full order JSON is built only when a page is served, from
-those columns plus a per-order RNG seeded by ``(seed, order index)`` (see :mod:`sandbox.builders`).
+those columns plus a per-order RNG seeded by ``(seed, order index)`` (see :mod:`sandbox.builders`, which
+reads this class; events and discounts come from :mod:`sandbox.catalog`).
 
 Mutations (``touch_orders``, ``refund_order``, ``pay_order``, ``cancel_order``, ``add_orders``) write
 into the same columns, never into a cache of built dicts. A mutated order is therefore served
@@ -21,7 +23,7 @@ from array import array
 from datetime import datetime
 from typing import Any
 
-from sandbox import builders
+from sandbox import catalog
 from sandbox.fakes import ADMISSION_ZONES, CITIES, EVENT_TITLES, MSK_OFFSET, SEATED_ZONE, SITES, mix
 from sandbox.model import (
     CANCELLED,
@@ -85,7 +87,8 @@ class SandboxData:
         self.show_by_id = {s.id: s for s in self.shows}
         self.event_by_id = {e.id: e for e in self.events}
         self._event_starts = [e.sale_start for e in self.events]
-        self.discounts, self.promo_codes, self.discount_pct, self.promo_discount = builders.make_discounts(self)
+        self.discounts, self.promo_codes, self.discount_pct, self.promo_discount = catalog.make_discounts(
+            self.events, self.shows, self.seed, self.now)
         for created in self._order_times(orders):
             self._append_order(created, self._rng, recent=created > self.now - 1800)
         self._size_zones()
@@ -297,7 +300,7 @@ class SandboxData:
     def events_json(self) -> list[dict[str, Any]]:
         """Every event as served by ``/events`` (built once; events are not mutated)."""
         if self._events_json is None:
-            self._events_json = [builders.event_json(self, e) for e in self.events]
+            self._events_json = [catalog.event_json(e, self.shows, self.seed) for e in self.events]
         return self._events_json
 
     def basket_sold(self, j: int) -> bool:

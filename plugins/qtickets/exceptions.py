@@ -2,6 +2,9 @@
 
 Every error says what went wrong and what to do. Errors that a retry cannot fix derive from
 ``AirflowFailException`` so Airflow does not burn task retries on them.
+
+:func:`error_fields` is the one place an exception becomes the fields that XCom, ``meta_job_runs`` and
+alerts keep.
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from qtickets.redaction import redact, safe_request_id
+from qtickets.redaction import redact, redact_data, safe_request_id
+
+#: Longest message kept of an exception that is not a vendor error (a failed check lists its violations on
+#: the lines after the first, so the whole message is kept, bounded).
+ERROR_MESSAGE_CHARS = 2000
 
 
 class _Redacted:
@@ -81,22 +88,8 @@ class QticketsApiError(QticketsError):
         self.elapsed_s = elapsed_s
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the fields recorded in ``meta_job_runs`` and alerts."""
-        return {
-            "error_type": type(self).__name__,
-            "message": self.message,
-            "http_status": self.status,
-            "error_code": self.code,
-            "request_id": self.request_id,
-            "url": self.url,
-            "body_preview": self.body_preview,
-            "body_bytes": self.body_bytes,
-            "content_type": self.content_type,
-            "body_sha256": self.body_sha256,
-            "parse_error": self.parse_error,
-            "attempts": self.attempts,
-            "elapsed_s": self.elapsed_s,
-        }
+        """Return the fields recorded in ``meta_job_runs`` and alerts (:func:`error_fields`)."""
+        return error_fields(self)
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -191,3 +184,34 @@ class StaleDataError(AirflowException):
     def __init__(self, message: str, *, failed: tuple[str, ...] | list[str] = ()) -> None:
         super().__init__(message)
         self.failed = tuple(failed)
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """What XCom (the ``error`` key), ``meta_job_runs`` and alerts keep of an exception.
+
+    A vendor error (:class:`QticketsApiError`) gives every field it carries; any other exception gives
+    ``error_type`` and ``message`` (the whole text, redacted before it is cut to
+    :data:`ERROR_MESSAGE_CHARS`) with empty ``http_status``/``error_code``/``request_id``. Every string is
+    :func:`qtickets.redaction.redact`-ed and the request id kept only when
+    :func:`qtickets.redaction.safe_request_id` accepts it.
+    """
+    if not isinstance(exc, QticketsApiError):
+        return {"error_type": type(exc).__name__, "message": redact(str(exc))[:ERROR_MESSAGE_CHARS],
+                "http_status": None, "error_code": None, "request_id": None}
+    fields = redact_data({
+        "error_type": type(exc).__name__,
+        "message": exc.message,
+        "http_status": exc.status,
+        "error_code": exc.code,
+        "request_id": exc.request_id,
+        "url": exc.url,
+        "body_preview": exc.body_preview,
+        "body_bytes": exc.body_bytes,
+        "content_type": exc.content_type,
+        "body_sha256": exc.body_sha256,
+        "parse_error": exc.parse_error,
+        "attempts": exc.attempts,
+        "elapsed_s": exc.elapsed_s,
+    })
+    fields["request_id"] = safe_request_id(fields["request_id"])
+    return fields

@@ -231,16 +231,7 @@ def record_run(*, params: RunParams, run_id: str, dag_id: str, run_type: str, wi
 
 
 def error_details(exc: BaseException) -> dict[str, Any]:
-    """What XCom, ``meta_job_runs`` and alerts keep of an exception: every string redacted
-    (:func:`qtickets.redaction.redact`), the request id only when it looks like one."""
-    from qtickets.redaction import redact, redact_data, safe_request_id
+    """What XCom, ``meta_job_runs`` and alerts keep of an exception: :func:`qtickets.exceptions.error_fields`."""
+    from qtickets.exceptions import error_fields
 
-    as_dict = getattr(exc, "as_dict", None)
-    if callable(as_dict):
-        details = redact_data(as_dict())
-        details["request_id"] = safe_request_id(details.get("request_id"))
-        return details
-    # The whole message (bounded, redacted before it is cut): a failed check lists its violations on the
-    # lines after the first.
-    return {"error_type": type(exc).__name__, "message": redact(str(exc))[:ERROR_MESSAGE_CHARS],
-            "http_status": None, "error_code": None, "request_id": None}
+    return error_fields(exc)

@@ -29,7 +29,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import orjson
 
@@ -59,6 +59,9 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
         r"\1\2***",
     ),
 )
+
+#: Query parameters whose values :func:`redact_url` replaces, whatever they hold.
+_SENSITIVE_QUERY_KEYS = ("token", "key", "secret", "password", "auth", "signature")
 
 _JSON_ESCAPES = {"/": r"\/", '"': r"\"", "\\": r"\\", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\b": r"\b",
                  "\f": r"\f"}
@@ -190,6 +193,16 @@ def register_connection(conn: Any) -> None:
         register_secrets(v for k, v in extra.items() if isinstance(k, str) and _SECRET_EXTRA.search(k))
 
 
+def register_webhook_connection(conn: Any) -> None:
+    """:func:`register_connection`, and for a webhook URL held in the password or host (Slack's
+    ``https://hooks.slack.com/services/T…/B…/x…``) the path after ``/services/`` on its own."""
+    if conn is None:
+        return
+    register_connection(conn)
+    for value in (getattr(conn, "password", None), getattr(conn, "host", None)):
+        if isinstance(value, str) and "/services/" in value:
+            register_secret(value.split("/services/", 1)[1].strip("/"))
+
 def _airflow_redact(text: str) -> str:
     """Values Airflow's masker knows from elsewhere (connections it fetched, Variables)."""
     try:
@@ -223,6 +236,24 @@ def redact_data(value: Any) -> Any:
     return value
 
 
+def redact_url(url: str) -> str:
+    """``url`` without user info, with sensitive query values replaced, then :func:`redact`-ed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(unreadable URL)"
+    netloc = parts.hostname or ""
+    if port:
+        netloc = f"{netloc}:{port}"
+    query = [
+        (k, REDACTED if any(s in k.lower() for s in _SENSITIVE_QUERY_KEYS) else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    clean = urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+    return redact(clean)
+
+
 def contains_secret(text: str) -> bool:
     """True when ``text`` holds a registered secret in any of its forms (request ids are dropped then)."""
     return any(matcher.search(text) is not None for matcher in _matchers)
@@ -239,3 +270,10 @@ def safe_request_id(value: Any) -> str | None:
     if redact(value) != value:
         return None
     return value
+
+
+def first_line(text: Any, limit: int = 300) -> str:
+    """The first non-blank line of ``text``, stripped and redacted *before* it is cut (a cut secret would
+    no longer match) to at most ``limit`` characters, ``…`` marking a cut; ``""`` for blank text."""
+    line = next((part.strip() for part in redact(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"

@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-MSK = ZoneInfo("Europe/Moscow")
+#: The vendor's and the warehouse's zone: its IANA name (for ClickHouse DDL and sessions) and the zone.
+MSK_NAME = "Europe/Moscow"
+MSK = ZoneInfo(MSK_NAME)
 _MSK_FIXED = timezone(timedelta(hours=3))
 
 

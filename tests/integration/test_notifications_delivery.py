@@ -70,13 +70,6 @@ def test_telegram_delivers_plain_text_to_the_chat(fake_telegram: FakeHttpEndpoin
     assert "parse_mode" not in params  # plain text: "<" in an error cannot break Telegram's HTML parser
 
 
-def test_telegram_notifier_sends_rendered_text(fake_telegram: FakeHttpEndpoint) -> None:
-    notifier = n.TelegramNotifier(text="Task {{ ti.task_id }} failed")
-    notifier({"ti": SimpleNamespace(task_id="load_orders")})
-
-    assert [m["text"] for m in fake_telegram.messages] == ["Task load_orders failed"]
-
-
 def test_every_channel_gets_the_task_failure_once(
     fake_slack: FakeHttpEndpoint, fake_smtp: FakeSmtp, fake_telegram: FakeHttpEndpoint
 ) -> None:

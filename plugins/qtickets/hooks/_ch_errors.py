@@ -17,6 +17,7 @@ from qtickets.exceptions import (
     ClickHouseQueryError,
     ClickHouseRetryableError,
 )
+from qtickets.redaction import first_line as redacted_first_line
 from qtickets.redaction import redact, register_secrets
 
 # Server codes a retry can fix: timeouts, overload, lost connections, transient storage states.
@@ -54,13 +55,11 @@ _NETWORK_TYPES: tuple[type[BaseException], ...] = (
 
 
 def first_line(text: str, limit: int = 400) -> str:
-    """The server's message without the ``Code: NN.`` prefix, the stack trace and later lines."""
+    """The server's message without the ``Code: NN.`` prefix, the stack trace and later lines
+    (:func:`qtickets.redaction.first_line` of what is left, ending with a full stop)."""
     text = _CODE_RE.sub("", text, count=1).lstrip(". \n")
     text = text.replace("DB::Exception: ", "", 1)
-    text = text.split("Stack trace:", 1)[0]
-    line = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if len(line) > limit:
-        line = line[:limit].rstrip() + "…"
+    line = redacted_first_line(text.split("Stack trace:", 1)[0], limit + 1)
     return line.rstrip(".") + "." if line else "(no message)"
 
 

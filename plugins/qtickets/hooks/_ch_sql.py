@@ -14,6 +14,7 @@ from typing import Any
 from clickhouse_driver.util.escape import escape_params
 
 from qtickets.exceptions import ClickHouseQueryError
+from qtickets.timeutil import MSK_NAME
 
 IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _TEMPLATE_RE = re.compile(r"\{\{(.*?)\}\}", re.S)
@@ -57,7 +58,7 @@ def render_identifiers(sql: str, identifiers: Mapping[str, Any]) -> str:
     return _TEMPLATE_RE.sub(_sub, sql)
 
 
-_MSK_CONTEXT = SimpleNamespace(server_info=SimpleNamespace(get_timezone=lambda: "Europe/Moscow"))
+_MSK_CONTEXT = SimpleNamespace(server_info=SimpleNamespace(get_timezone=lambda: MSK_NAME))
 
 
 def substitute_params(sql: str, params: Mapping[str, Any] | None, context: Any = None) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-MSK = ZoneInfo("Europe/Moscow")
+from qtickets.timeutil import MSK, MSK_NAME
+
 Converter = Callable[[Any], Any]
 
 
@@ -61,7 +62,7 @@ def _nullable(conv: Converter) -> Converter:
 
 
 @lru_cache(maxsize=512)
-def json_converter(type_name: str, session_tz: str = "Europe/Moscow") -> Converter:
+def json_converter(type_name: str, session_tz: str = MSK_NAME) -> Converter:
     """Converter for one value of ``type_name`` as written by chDB's JSONCompact output."""
     head, inner = _unwrap(type_name)
     args = _split_args(inner) if inner else []

@@ -24,13 +24,15 @@ from typing import Any
 import orjson
 
 from qtickets.exceptions import ClickHouseConfigError, ClickHouseRetryableError
+from qtickets.redaction import first_line
+from qtickets.timeutil import MSK_NAME
 
 from ._ch_errors import classify
 from ._ch_types import convert_json_rows
 
 log = logging.getLogger(__name__)
 
-SESSION_TZ = "Europe/Moscow"
+SESSION_TZ = MSK_NAME
 POLL_SECONDS = 0.2
 # Quoted decimals/64-bit ints keep exact values through JSON.
 _SESSION_SETTINGS = (
@@ -117,7 +119,7 @@ def _open_session(folder: str) -> Any:
         sess = chdb_session.Session(f"{folder}?session_timezone={SESSION_TZ}")
     except RuntimeError as exc:
         raise ClickHouseConfigError(
-            f"cannot open the embedded ClickHouse folder {folder}: {str(exc).strip()[:300]} "
+            f"cannot open the embedded ClickHouse folder {folder}: {first_line(exc, 300)} "
             "Another process may be using it (chDB allows one process per folder), or the folder is not "
             "a chDB data folder."
         ) from None

@@ -1,3 +1,4 @@
+# Over 300 lines: one hook class serving both engines behind one API (engine internals live in _chdb/_ch_*).
 """ClickHouse warehouse hook: a server over the native protocol, or chDB embedded in-process.
 
 One API for both modes (see ``docs/internals.md``): ``execute``, ``fetch_all``, ``run_sql_file``,

@@ -7,7 +7,7 @@ Every function takes a :class:`qtickets.hooks.clickhouse.ClickHouseHook` (or any
 
 from __future__ import annotations
 
-from qtickets.warehouse.checks import CheckResult, assert_data_quality, raise_for_failed, run_checks
+from qtickets.warehouse.checks import CheckResult, raise_for_failed, run_checks
 from qtickets.warehouse.facts import (
     Audit,
     AuditFinding,
@@ -31,7 +31,6 @@ __all__ = [
     "DatasetLoad",
     "RunRecord",
     "apply_migrations",
-    "assert_data_quality",
     "build_audit_publish",
     "last_dataset_load",
     "migration_files",

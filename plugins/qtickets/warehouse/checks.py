@@ -106,10 +106,3 @@ def raise_for_failed(results: list[CheckResult]) -> None:
         "(months whose facts disagree with staging are rebuilt by the next run).",
         failed=names,
     )
-
-
-def assert_data_quality(ch: Any, **kwargs: Any) -> list[CheckResult]:
-    """:func:`run_checks` then :func:`raise_for_failed`; returns the (all passing) results."""
-    results = run_checks(ch, **kwargs)
-    raise_for_failed(results)
-    return results

@@ -1,3 +1,4 @@
+# Over 300 lines: the build -> audit -> partition-swap publish and the three rebuilds on it share private helpers.
 """Fact and dimension rebuilds: write into scratch tables, audit them, publish by partition swap.
 
 Why: the original aggregated only the rows of one load window and overwrote whole days with them

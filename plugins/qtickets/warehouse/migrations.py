@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from qtickets.exceptions import ClickHouseQueryError
-from qtickets.timeutil import utcnow
+from qtickets.timeutil import MSK_NAME, utcnow
 from qtickets.warehouse.paths import SCHEMA_DIR
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS {{ db }}.schema_migrations
 (
     name       String,
     checksum   String,
-    applied_at DateTime('Europe/Moscow')
+    applied_at DateTime('""" + MSK_NAME + """')
 )
 ENGINE = ReplacingMergeTree(applied_at)
 ORDER BY name

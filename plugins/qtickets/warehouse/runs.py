@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from qtickets.exceptions import QticketsApiError
+from qtickets.exceptions import QticketsApiError, error_fields
 from qtickets.redaction import redact, redact_data, safe_request_id
 from qtickets.timeutil import to_epoch
 
@@ -68,9 +68,10 @@ class RunRecord:
     def with_error(self, exc: BaseException) -> RunRecord:
         """Fill the error fields from an exception (typed vendor errors carry status/code/request id)."""
         if isinstance(exc, QticketsApiError):
-            self.http_status = exc.status
-            self.error_code = exc.code or ""
-            self.request_id = exc.request_id or ""
+            fields = error_fields(exc)
+            self.http_status = fields["http_status"]
+            self.error_code = fields["error_code"] or ""
+            self.request_id = fields["request_id"] or ""
         self.error_message = redact(f"{type(exc).__name__}: {exc}")[:ERROR_MESSAGE_LIMIT]
         return self
 

@@ -12,7 +12,6 @@ from qtickets.exceptions import DataQualityError, StaleDataError
 from qtickets.rows.orders import COLUMNS, TICKETS_TABLE, map_orders, sales_dates
 from qtickets.warehouse import (
     DatasetLoad,
-    assert_data_quality,
     raise_for_failed,
     rebuild_sales_facts,
     record_dataset_load,
@@ -44,8 +43,9 @@ def failed(results) -> dict[str, list[tuple]]:
 
 def test_good_data_passes_every_check(ch):
     good_state(ch)
-    results = assert_data_quality(ch, now=datetime.now(UTC).replace(year=NOW.year, month=NOW.month, day=NOW.day,
-                                                                   hour=12, minute=1))
+    results = run_checks(ch, now=datetime.now(UTC).replace(year=NOW.year, month=NOW.month, day=NOW.day,
+                                                          hour=12, minute=1))
+    raise_for_failed(results)
     assert [r.name for r in results] == [
         "negative_amounts", "duplicate_keys", "facts_reconcile", "facts_freshness", "orders_coverage"]
     assert all(r.passed for r in results)
