@@ -1,3 +1,4 @@
+# Over 300 lines: the stop rules, the concurrent read-ahead and the gap re-reads share one walker state.
 """Page iteration over the QTickets list envelope ``{"data": [...], "paging": {perPage, currentPage, total}}``.
 
 The iterator knows nothing about HTTP: it is handed a ``fetch(page_number) -> Page`` callable (and, for

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 JOB_NAME = "qtickets_api"
 CLICKHOUSE_CONN_ID = "clickhouse_default"
 FRESHNESS_MAX_AGE = timedelta(hours=2)
-ERROR_MESSAGE_CHARS = 2000
 STUB_MODE = "dry run: stub mode - no HTTP request and no ClickHouse write is made"
 
 

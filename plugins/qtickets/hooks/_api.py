@@ -1,3 +1,4 @@
+# Over 300 lines: the retry loop, its give-up error and the seam are one unit; split, each half would need the other.
 """What both QTickets APIs share: one Airflow connection, one cached session, timeouts, bounded retries.
 
 :class:`QticketsApiHook` is the base of :class:`~qtickets.hooks.qtickets.QticketsHook` (REST) and
