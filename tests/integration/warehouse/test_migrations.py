@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from qtickets.datasets import DATASETS
 from qtickets.exceptions import ClickHouseQueryError
 from qtickets.warehouse import apply_migrations, migration_files
 from qtickets.warehouse.paths import SCHEMA_DIR
@@ -13,9 +14,7 @@ from qtickets.warehouse.paths import SCHEMA_DIR
 pytestmark = pytest.mark.integration
 
 CONTRACT_TABLES = {
-    *(f"stg_qtickets_api_{d}_raw" for d in (
-        "orders", "tickets", "events", "shows", "inventory", "clients", "price_shades", "discounts",
-        "promo_codes", "barcodes", "partner_tickets")),
+    *(table for ds in DATASETS.values() for table in ds.tables),
     "dim_events", "fact_qtickets_sales_daily", "fact_qtickets_sales_utm_daily", "fact_qtickets_inventory_latest",
     "v_sales_latest", "v_sales_14d", "meta_job_runs", "meta_dataset_loads", "schema_migrations",
     "v_barcodes_current",
