@@ -87,6 +87,12 @@ def bootstrap_statements(cluster: str | None = None) -> list[str]:
     return [render_for_cluster(s, cluster) for s in statements] if cluster else statements
 
 
+def _bootstrapped(ch: Any) -> bool:
+    """The database and its ``schema_migrations`` table exist on the server the hook talks to."""
+    rows = ch.fetch_all("SELECT count() FROM system.tables WHERE database = '{{ db }}' AND name = 'schema_migrations'")
+    return bool(rows and rows[0][0])
+
+
 def applied_migrations(ch: Any) -> dict[str, str]:
     """Name -> checksum of every migration recorded as applied."""
     rows = ch.fetch_all("SELECT name, argMax(checksum, applied_at) FROM {{ db }}.schema_migrations GROUP BY name")
@@ -100,8 +106,11 @@ def apply_migrations(ch: Any, directory: Path | None = None) -> list[str]:
     """
     files = migration_files(directory)
     cluster = cluster_of(ch)
-    for statement in bootstrap_statements(cluster):
-        ch.execute(statement)
+    # ON CLUSTER DDL goes through Keeper's distributed DDL queue and waits for every host (a host that is
+    # down makes it wait distributed_ddl_task_timeout): on a cluster it runs only when something is pending.
+    if not (cluster and _bootstrapped(ch)):
+        for statement in bootstrap_statements(cluster):
+            ch.execute(statement)
     applied = applied_migrations(ch)
     changed = [p.name for p in files if p.name in applied and applied[p.name] != checksum(p)]
     if changed:

@@ -84,3 +84,28 @@ def test_a_scratch_with_the_local_engine_swaps_into_the_fact_table(ch) -> None:
     ch.execute("INSERT INTO {{ db }}.scratch_local SELECT toDate('2025-11-03'), 7, 'Москва', 2, 300, 0, 0, 1, now()")
     ch.execute(f"ALTER TABLE {{{{ db }}}}.{SALES_DAILY} REPLACE PARTITION ID '202511' FROM {{{{ db }}}}.scratch_local")
     assert ch.fetch_all(f"SELECT event_id, tickets_sold FROM {{{{ db }}}}.{SALES_DAILY}") == [(7, 2)]
+
+
+def test_apply_migrations_on_a_cluster_sends_only_pending_ddl_on_cluster(embedded_clickhouse, tmp_path) -> None:
+    """Through the real migration path: with nothing pending a cluster run sends no ON CLUSTER statement
+    (chDB has no cluster, so one would fail); a pending migration is sent ON CLUSTER, replicated."""
+    import shutil
+
+    from qtickets.hooks.clickhouse import ClickHouseHook
+    from qtickets.warehouse import apply_migrations
+    from qtickets.warehouse.paths import SCHEMA_DIR
+
+    class OnCluster(ClickHouseHook):
+        cluster = CLUSTER  # the extra's value; chDB itself refuses extra 'cluster' with 'embedded_path'
+
+    folder = tmp_path / "schema"
+    shutil.copytree(SCHEMA_DIR, folder)
+    with ClickHouseHook(clickhouse_conn_id=embedded_clickhouse) as plain:
+        assert len(apply_migrations(plain, folder)) == len(migration_files())
+    with OnCluster(clickhouse_conn_id=embedded_clickhouse) as hook:
+        assert apply_migrations(hook, folder) == []
+        (folder / "900_extra.sql").write_text(
+            "CREATE TABLE IF NOT EXISTS {{ db }}.extra (x UInt8) ENGINE = MergeTree ORDER BY x;\n")
+        with pytest.raises(ClickHouseQueryError) as caught:
+            apply_migrations(hook, folder)
+    assert CLUSTER in str(caught.value)
