@@ -81,6 +81,13 @@ def _conflicts(output: str) -> list[str]:
     return [line for line in output.splitlines() if any(m in line for m in CONFLICT_MARKERS)]
 
 
+def _warnings(output: str) -> list[str]:
+    """Every warning of the start-up, but the one the probe causes itself (it reads the deprecated
+    ``ProvidersManager.hooks`` to see what the UI sees)."""
+    return [line for line in output.splitlines()
+            if "warn" in line.lower() and "ProvidersManager.hooks is deprecated" not in line]
+
+
 def _owner_problems(found: dict) -> list[str]:
     """Form fields (``extra__<type>__<field>``) and behaviours owned by another package than the type's hook."""
     problems = []
@@ -107,6 +114,7 @@ def test_each_connection_type_has_one_owner_and_start_up_is_quiet() -> None:
     assert not any(k.startswith("extra__clickhouse__") for k in ours)
     assert {"clickhouse", "qtickets_clickhouse"} <= set(found["behaviours"])
     assert _conflicts(output) == [], "\n".join(_conflicts(output))
+    assert _warnings(output) == [], "\n".join(_warnings(output))
 
 
 def test_the_check_fails_when_both_claim_clickhouse() -> None:
@@ -115,6 +123,7 @@ def test_the_check_fails_when_both_claim_clickhouse() -> None:
     found, output = _probe("legacy")
     assert any("'clickhouse' has been already registered" in line for line in _conflicts(output)), output[-3000:]
     assert _owner_problems(found), "our fields merged into the official form must be reported"
+    assert _warnings(output)
 
 
 # ----------------------------------------------------------------------------------- our hook, their form
