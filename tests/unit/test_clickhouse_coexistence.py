@@ -183,3 +183,13 @@ def test_a_connection_still_typed_clickhouse_runs_the_pipeline(monkeypatch: pyte
     _conn(monkeypatch, conn_type="clickhouse", schema=ch_database, extra={"embedded_path": str(chdb_dir)})
     result = bootstrap_schema(RunParams())
     assert result["status"] == "ok" and "001_staging.sql" in result["applied"]
+
+
+def test_a_connection_of_another_type_is_refused_in_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtickets.hooks.clickhouse import ClickHouseHook
+
+    _conn(monkeypatch, conn_type="http", host="ch", port=9000)
+    with pytest.raises(ClickHouseConfigError, match=r"^ClickHouse connection 'clickhouse_default' has type 'http'; "
+                       r"this hook reads connections of type 'qtickets_clickhouse' \(or 'clickhouse'\): change its "
+                       r"type\.$"):
+        ClickHouseHook()._client_kwargs()

@@ -144,6 +144,11 @@ class ClickHouseHook(DbApiHook):
         # Every query path reads the extras first: the password and the secret extras (pii_hash_key)
         # are redacted from errors and masked in task logs before anything can fail.
         register_connection(self.connection)
+        conn_type = self.connection.conn_type
+        if conn_type and conn_type not in self.accepted_conn_types:
+            raise ClickHouseConfigError(
+                f"ClickHouse connection {self.get_conn_id()!r} has type {conn_type!r}; this hook reads connections "
+                f"of type {self.conn_type!r} (or {self.accepted_conn_types[1]!r}): change its type.")
         return dict(self.connection.extra_dejson)
 
     @cached_property
