@@ -166,7 +166,7 @@ class ClickHouseHook(DbApiHook):
 
     @cached_property
     def cluster(self) -> str | None:
-        """Connection extra ``cluster``: schema DDL runs ``ON CLUSTER`` it with replicated engines."""
+        """Connection extra ``cluster``: the schema DDL runs ``ON CLUSTER`` it, with replicated engines (ADR 0008)."""
         name = self._extra.get("cluster")
         if name in (None, ""):
             return None
