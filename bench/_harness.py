@@ -19,7 +19,7 @@ SERVER_SCRIPT = ROOT / "scripts" / "clickhouse-test-server.sh"
 
 def use_clickhouse(engine: str, schema: str, folder: str, port: int) -> None:
     """Point ``clickhouse_default`` at the embedded folder (``engine == "chdb"``) or the loopback test server."""
-    conn: dict = {"conn_type": "clickhouse", "schema": schema}
+    conn: dict = {"conn_type": "qtickets_clickhouse", "schema": schema}
     if engine == "chdb":
         conn["extra"] = {"embedded_path": folder}
     else:

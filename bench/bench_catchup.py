@@ -79,7 +79,7 @@ def main() -> int:
             {"conn_type": "qtickets", "host": server.rest_url, "password": server.token,
              "extra": {"concurrency": 4, "backoff_base": 0.05, "backoff_max": 0.5}})
         os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
-            {"conn_type": "clickhouse", "schema": database,
+            {"conn_type": "qtickets_clickhouse", "schema": database,
              "extra": {"embedded_path": str(work / "chdb"), "pii_hash_key": "bench"}})
 
     def run(logical_date: datetime | None, **conf) -> tuple[str, float, int, int, int]:

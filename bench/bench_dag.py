@@ -40,7 +40,7 @@ def main() -> int:
     os.environ["AIRFLOW_CONN_QTICKETS_DEFAULT"] = json.dumps(
         {"conn_type": "qtickets", "host": server.rest_url, "password": server.token, "extra": {"concurrency": 4}})
     os.environ["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"] = json.dumps(
-        {"conn_type": "clickhouse", "schema": "zakaz",
+        {"conn_type": "qtickets_clickhouse", "schema": "zakaz",
          "extra": {"embedded_path": str(work / "chdb"), "pii_hash_key": "bench"}})
 
     from airflow.models import DagBag

@@ -88,7 +88,7 @@ def configure_environment(base: str) -> None:
         "AIRFLOW_CONN_QTICKETS_PARTNERS_DEFAULT": json.dumps({
             "conn_type": "qtickets_partners", "host": f"{base}/api/partners/v1", "password": SANDBOX_PARTNER_KEY}),
         "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({
-            "conn_type": "clickhouse", "schema": DATABASE,
+            "conn_type": "qtickets_clickhouse", "schema": DATABASE,
             "extra": {"embedded_path": str(CHDB), "pii_hash_key": "demo-only-key"}}),
         "AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS": json.dumps([{"filter": {}}]),
     })

@@ -61,7 +61,7 @@ def embedded_clickhouse(monkeypatch: pytest.MonkeyPatch, chdb_dir: Path, ch_data
     """
     import json
 
-    conn = {"conn_type": "clickhouse", "schema": ch_database,
+    conn = {"conn_type": "qtickets_clickhouse", "schema": ch_database,
             "extra": {"embedded_path": str(chdb_dir), "pii_hash_key": TEST_PII_HASH_KEY}}
     monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(conn))
     return "clickhouse_default"

@@ -78,19 +78,28 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": dict(_HTTP_FIELDS),
             },
             {
-                "connection-type": "clickhouse",
+                # Not "clickhouse": that type is the official apache-airflow-providers-clickhousedb's (HTTP).
+                # Connections still typed "clickhouse" keep working with this hook (ADR 0009).
+                "connection-type": "qtickets_clickhouse",
                 "hook-class-name": "qtickets.hooks.clickhouse.ClickHouseHook",
                 "hook-name": "ClickHouse (native or embedded)",
                 "ui-field-behaviour": {
                     "relabeling": {"schema": "Database"},
-                    "placeholders": {"host": "clickhouse.internal", "port": "9000", "schema": "zakaz",
-                                     "login": "etl_writer"},
+                    "placeholders": {"host": "clickhouse.internal", "port": "9000",
+                                     "schema": "zakaz", "login": "etl_writer"},
                 },
                 "conn-fields": {
                     "embedded_path": {
                         "label": "Embedded folder (chDB)",
                         "description": "When set, use the in-process engine (chDB) on this folder instead of a "
                         "server; host, port, login and password are then ignored. One process at a time.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "cluster": {
+                        "label": "Cluster (ON CLUSTER)",
+                        "description": "A cluster name from the servers' remote_servers (or {cluster}): the schema "
+                        "is created ON CLUSTER with Replicated* engines, one shard fully replicated (ADR 0008). "
+                        "Empty: one server.",
                         "schema": {"type": ["string", "null"]},
                     },
                     "secure": {

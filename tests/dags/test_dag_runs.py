@@ -200,7 +200,7 @@ def test_dry_run_makes_no_request_and_no_write(dagbag, env, ch_database, chdb_di
     from qtickets.hooks.clickhouse import ClickHouseHook
 
     monkeypatch.setenv("AIRFLOW_CONN_CH_PROBE", json.dumps(
-        {"conn_type": "clickhouse", "schema": "default", "extra": {"embedded_path": str(chdb_dir)}}))
+        {"conn_type": "qtickets_clickhouse", "schema": "default", "extra": {"embedded_path": str(chdb_dir)}}))
     with ClickHouseHook(clickhouse_conn_id="ch_probe") as probe:
         assert probe.fetch_all("SELECT count() FROM system.databases WHERE name = %(db)s",
                                {"db": ch_database}) == [(0,)]
@@ -314,7 +314,7 @@ def test_hash_mode_without_a_key_fails_before_any_request(dagbag, env, ch_databa
     import json
 
     monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(
-        {"conn_type": "clickhouse", "schema": ch_database, "extra": {"embedded_path": str(chdb_dir)}}))
+        {"conn_type": "qtickets_clickhouse", "schema": ch_database, "extra": {"embedded_path": str(chdb_dir)}}))
     env.reset_log()
     run = runnable(dagbag).test(logical_date=None, run_conf=conf(datasets=["orders"], since_hours=1))
     assert str(run.state) == "failed"

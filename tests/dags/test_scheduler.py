@@ -121,7 +121,7 @@ def scheduler_env(tmp_path, qtickets_env, fake_slack) -> dict[str, str]:
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
         "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps({
-            "conn_type": "clickhouse", "schema": "scheduler_probe",
+            "conn_type": "qtickets_clickhouse", "schema": "scheduler_probe",
             "extra": {"embedded_path": str(tmp_path / "chdb"), "pii_hash_key": "test-key"}}),
         "AIRFLOW_VAR_QTICKETS_PARTNER_FIND_REQUESTS": json.dumps([{"filter": {}}]),
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",

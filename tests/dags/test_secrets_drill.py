@@ -299,7 +299,7 @@ def _qtickets_conn(server, token: str = TOKEN, **extra: Any) -> str:
 
 
 def _clickhouse_conn(database: str, chdb_dir: Path) -> str:
-    return json.dumps({"conn_type": "clickhouse", "schema": database, "password": CH_PASSWORD,
+    return json.dumps({"conn_type": "qtickets_clickhouse", "schema": database, "password": CH_PASSWORD,
                        "extra": {"embedded_path": str(chdb_dir), "pii_hash_key": HASH_KEY}})
 
 
@@ -385,7 +385,7 @@ def _clickhouse_refuses(d: Drill) -> None:
     fake = FakeClickHouse()
     d.cleanups.append(fake.close)
     d.monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps(
-        {"conn_type": "clickhouse", "host": "127.0.0.1", "port": fake.port, "login": "etl_writer",
+        {"conn_type": "qtickets_clickhouse", "host": "127.0.0.1", "port": fake.port, "login": "etl_writer",
          "password": CH_PASSWORD, "schema": "zakaz",
          "extra": {"pii_hash_key": HASH_KEY, "connect_timeout": 2, "send_receive_timeout": 2}}))
 

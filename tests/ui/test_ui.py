@@ -104,8 +104,12 @@ def test_the_clickhouse_connection_form_has_the_embedded_folder_field(airflow_ui
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("combobox").first.click()
     page.keyboard.type("ClickHouse")
+    # ADR 0009: the official provider's "ClickHouse" (HTTP) is a type of its own next to ours.
+    _expect()(page.get_by_role("option", name="ClickHouse", exact=True)).to_be_visible()
     page.get_by_role("option", name="ClickHouse (native or embedded)").click()
     dialog.get_by_text("Extra Fields", exact=True).click()
     _expect()(dialog.get_by_text("Embedded folder (chDB)").first).to_be_visible()
     _expect()(dialog.get_by_text("Verify the server certificate").first).to_be_visible()
+    _expect()(dialog.get_by_text("Cluster (ON CLUSTER)").first).to_be_visible()
+    assert dialog.get_by_text("Client kwargs (JSON)").count() == 0, "no field of the official form in ours"
     airflow_ui.shot(page, "clickhouse-connection-form")

@@ -144,7 +144,7 @@ def test_connections_come_from_the_environment(resolved: dict[str, Any]) -> None
     env = resolved["services"]["airflow-worker"]["environment"]
 
     clickhouse = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
-    assert clickhouse == {"conn_type": "clickhouse", "host": "clickhouse", "port": 9000, "login": "airflow",
+    assert clickhouse == {"conn_type": "qtickets_clickhouse", "host": "clickhouse", "port": 9000, "login": "airflow",
                           "password": "test-clickhouse-password", "schema": "zakaz",
                           "extra": {"pii_hash_key": "test-pii-hash-key", "pii_key_version": 1}}
     assert json.loads(env["AIRFLOW_CONN_QTICKETS_DEFAULT"])["password"] == "test-qtickets-token"

@@ -22,7 +22,7 @@ def test_provider_info_names_hooks_that_exist():
     info = get_provider_info()
     assert info["package-name"] == "qtickets-airflow"
     types = {c["connection-type"]: c for c in info["connection-types"]}
-    assert set(types) == {"qtickets", "qtickets_partners", "clickhouse"}
+    assert set(types) == {"qtickets", "qtickets_partners", "qtickets_clickhouse"}
     for conn_type, entry in types.items():
         module, cls = entry["hook-class-name"].rsplit(".", 1)
         hook = getattr(importlib.import_module(module), cls)
@@ -30,8 +30,8 @@ def test_provider_info_names_hooks_that_exist():
         assert entry["ui-field-behaviour"]["relabeling"], conn_type
     assert types["qtickets"]["ui-field-behaviour"]["relabeling"]["password"] == "API token"
     assert types["qtickets"]["ui-field-behaviour"]["placeholders"]["host"] == "https://qtickets.ru/api/rest/v1"
-    assert "embedded_path" in types["clickhouse"]["conn-fields"]
-    assert types["clickhouse"]["conn-fields"]["pii_hash_key"]["schema"]["format"] == "password"
+    assert "embedded_path" in types["qtickets_clickhouse"]["conn-fields"]
+    assert types["qtickets_clickhouse"]["conn-fields"]["pii_hash_key"]["schema"]["format"] == "password"
 
 
 def test_airflow_lists_the_hooks():
@@ -41,7 +41,7 @@ def test_airflow_lists_the_hooks():
     hooks = {row["connection_type"]: row for row in json.loads(out[out.index("[{"):].splitlines()[0])}
     assert hooks["qtickets"]["class"] == "qtickets.hooks.qtickets.QticketsHook"
     assert hooks["qtickets_partners"]["class"] == "qtickets.hooks.qtickets.QticketsPartnersHook"
-    assert hooks["clickhouse"]["class"] == "qtickets.hooks.clickhouse.ClickHouseHook"
+    assert hooks["qtickets_clickhouse"]["class"] == "qtickets.hooks.clickhouse.ClickHouseHook"
     assert hooks["qtickets"]["package_name"] == "qtickets-airflow"
 
 

@@ -6,10 +6,16 @@ One API for both modes (see ``docs/internals.md``): ``execute``, ``fetch_all``, 
 hook's database); ``%(name)s`` values are escaped by clickhouse-driver's escaper in both modes.
 ``get_conn()`` is a DB-API 2 connection, so ``SQLExecuteQueryOperator`` and the check operators work.
 
-Connection: host, port (9000), login, password, schema = database (``zakaz``). Extras: ``secure``,
-``verify``, ``compression``, ``settings`` (dict), ``connect_timeout`` (10), ``send_receive_timeout``
-(120), ``sync_request_timeout`` (5); ``embedded_path`` selects chDB on that folder, ``lock_timeout``
-(600 s) bounds the wait for another process that holds the folder.
+Connection (type ``qtickets_clickhouse``; connections of the older type ``clickhouse`` work the same,
+ADR 0009): host, port (9000; 9440 with ``secure``), login, password, schema = database (``zakaz``).
+Extras: ``secure``, ``verify``, ``compression``, ``settings`` (dict), ``connect_timeout`` (10),
+``send_receive_timeout`` (120), ``sync_request_timeout`` (5); ``cluster`` runs the schema DDL
+``ON CLUSTER`` with replicated engines (ADR 0008); ``embedded_path`` selects chDB on that folder,
+``lock_timeout`` (600 s) bounds the wait for another process that holds the folder.
+
+A port of ClickHouse's HTTP interface (8123, 8443: what a connection made for the official
+``apache-airflow-providers-clickhousedb`` provider carries) fails at once with one sentence saying
+which port to set: this hook speaks the native protocol.
 
 Queries get ``query_id`` ``<dag>-<task>-<run>-<try>-<n>`` (or ``<query_id>-<n>`` from the hook
 argument) on a server; chDB has no query log worth tagging, so embedded queries carry none.
@@ -55,6 +61,9 @@ DEFAULT_BATCH_SIZE = 50_000
 _LOW_CARDINALITY_REVISION = 54429  # older servers need allow_experimental_low_cardinality_type
 _UNKNOWN_DATABASE = 81
 _NOT_PERMITTED = frozenset({164, 291, 497})  # READONLY, DATABASE_ACCESS_DENIED, ACCESS_DENIED
+NATIVE_PORT, NATIVE_SECURE_PORT = 9000, 9440
+#: ClickHouse's HTTP(S) interface ports: the official provider's (clickhouse-connect) defaults.
+HTTP_PORTS = frozenset({8123, 8443})
 
 
 def _json_default(value: Any) -> Any:
@@ -99,7 +108,10 @@ class ClickHouseHook(DbApiHook):
 
     conn_name_attr = "clickhouse_conn_id"
     default_conn_name = "clickhouse_default"
-    conn_type = "clickhouse"
+    conn_type = "qtickets_clickhouse"
+    #: Connection types this hook reads: its own, and ``clickhouse`` (this project's name for it until
+    #: ADR 0009, and the official provider's type, whose connections it reads when they use a native port).
+    accepted_conn_types = ("qtickets_clickhouse", "clickhouse")
     hook_name = "ClickHouse (native or embedded)"
     supports_autocommit = False
     _test_connection_sql = "SELECT 1"
@@ -133,6 +145,11 @@ class ClickHouseHook(DbApiHook):
         # Every query path reads the extras first: the password and the secret extras (pii_hash_key)
         # are redacted from errors and masked in task logs before anything can fail.
         register_connection(self.connection)
+        conn_type = self.connection.conn_type
+        if conn_type and conn_type not in self.accepted_conn_types:
+            raise ClickHouseConfigError(
+                f"ClickHouse connection {self.get_conn_id()!r} has type {conn_type!r}; this hook reads connections "
+                f"of type {self.conn_type!r} (or {self.accepted_conn_types[1]!r}): change its type.")
         return dict(self.connection.extra_dejson)
 
     @cached_property
@@ -149,10 +166,40 @@ class ClickHouseHook(DbApiHook):
         return bool(self._extra.get("embedded_path"))
 
     @cached_property
+    def cluster(self) -> str | None:
+        """Connection extra ``cluster``: the schema DDL runs ``ON CLUSTER`` it, with replicated engines (ADR 0008)."""
+        name = self._extra.get("cluster")
+        if name in (None, ""):
+            return None
+        if self.is_embedded:
+            raise ClickHouseConfigError(
+                "connection extras 'cluster' and 'embedded_path' exclude each other: the embedded engine is one "
+                "process on one folder; remove 'cluster', or 'embedded_path' to use the cluster's servers")
+        from qtickets.warehouse.cluster import check_cluster_name
+
+        return check_cluster_name(name)
+
+    @cached_property
+    def port(self) -> int:
+        """The native-protocol port: the connection's, else 9000 (9440 with ``secure``).
+
+        :raises ClickHouseConfigError: the port is one of ClickHouse's HTTP ports.
+        """
+        secure = _flag(self._extra, "secure", False)
+        port = int(self.connection.port or (NATIVE_SECURE_PORT if secure else NATIVE_PORT))
+        if port in HTTP_PORTS:
+            native = NATIVE_SECURE_PORT if secure or port == 8443 else NATIVE_PORT
+            raise ClickHouseConfigError(
+                f"ClickHouse connection {self.get_conn_id()!r}: port {port} is ClickHouse's HTTP"
+                f"{'S' if port == 8443 else ''} port; this hook speaks the native protocol: set port {native}"
+                f"{'' if native == NATIVE_SECURE_PORT else ' (9440 with secure)'}.")
+        return port
+
+    @cached_property
     def _where(self) -> str:
         if self.is_embedded:
             return f"embedded {self._extra['embedded_path']}"
-        return f"{self.connection.host or 'localhost'}:{self.connection.port or 9000}"
+        return f"{self.connection.host or 'localhost'}:{self.connection.port or self.port}"
 
     @cached_property
     def _query_ids(self) -> Iterator[str | None]:
@@ -170,7 +217,8 @@ class ClickHouseHook(DbApiHook):
 
     def _client_kwargs(self) -> dict[str, Any]:
         extra, conn = self._extra, self.connection
-        settings = extra.get("settings") or {}
+        # ``session_settings``: the same thing in a connection made with the official provider's form.
+        settings = extra.get("settings") or extra.get("session_settings") or {}
         if isinstance(settings, str):
             try:
                 settings = json.loads(settings)
@@ -180,7 +228,7 @@ class ClickHouseHook(DbApiHook):
             raise ClickHouseConfigError("connection extra 'settings' must be a dict of ClickHouse settings")
         kwargs: dict[str, Any] = {
             "host": conn.host or "localhost",
-            "port": int(conn.port or 9000),
+            "port": self.port,
             "user": conn.login or "default",
             "password": conn.password or "",
             "database": self.database,
@@ -235,8 +283,9 @@ class ClickHouseHook(DbApiHook):
         from clickhouse_driver import Client
 
         admin = Client(**{**kwargs, "database": "default"})
+        on_cluster = f" ON CLUSTER '{self.cluster}'" if self.cluster else ""
         try:
-            admin.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+            admin.execute(f"CREATE DATABASE IF NOT EXISTS {self.database}{on_cluster}")
         except Exception as exc:
             if error_code(exc) in _NOT_PERMITTED:
                 raise ClickHouseConfigError(

@@ -11,6 +11,11 @@ new, audited one. A failing audit leaves the published tables untouched, drops t
 records a ``failed`` row in ``meta_dataset_loads`` and raises :class:`DataQualityError` naming the
 audit, the table and the offending ticket/order ids. Loading a window twice, overlapping windows and
 a refund days after payment all end in the same facts.
+
+On a replicated cluster (ADR 0008) the scratch tables stay local to the replica the task is connected to
+(never replicated, never ``ON CLUSTER``: :func:`_create_scratch`), and the partition swap is replicated by
+ClickHouse itself: ``REPLACE``/``DROP PARTITION`` and ``TRUNCATE`` of a ``Replicated*`` table go through
+Keeper's replication log, and the other replicas fetch the new parts from this one.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 
 from qtickets.exceptions import DataQualityError
 from qtickets.timeutil import MSK, utcnow
+from qtickets.warehouse.cluster import local_engine
 from qtickets.warehouse.paths import FACTS_DIR, SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, record_dataset_load
 
@@ -173,6 +179,23 @@ def _swap_in(ch: Any, table: str, scratch: str, built: Mapping[str, int], partit
             ch.execute("ALTER TABLE {{ db }}.{{ target }} DROP PARTITION ID %(pid)s", {"pid": pid}, target=table)
 
 
+def _create_scratch(ch: Any, scratch: str, target: str) -> None:
+    """An empty copy of ``target`` on this server only.
+
+    ``CREATE TABLE scratch AS target`` copies the engine with its arguments: for a replicated fact that is
+    its Keeper path, so the scratch would join the fact's replication group (and be dropped from it). A
+    replicated target's scratch gets the same engine family, keys and settings without Keeper instead.
+    """
+    rows = ch.fetch_all("SELECT engine_full FROM system.tables WHERE database = '{{ db }}' AND name = '{{ target }}'",
+                        target=target)
+    engine = local_engine(str(rows[0][0])) if rows else None
+    if engine is None:
+        ch.execute("CREATE TABLE {{ db }}.{{ scratch }} AS {{ db }}.{{ target }}", scratch=scratch, target=target)
+    else:
+        ch.execute(f"CREATE TABLE {{{{ db }}}}.{{{{ scratch }}}} AS {{{{ db }}}}.{{{{ target }}}} ENGINE = {engine}",
+                   scratch=scratch, target=target)
+
+
 def _drop(ch: Any, scratch: str) -> None:
     try:
         ch.execute("DROP TABLE IF EXISTS {{ db }}.{{ scratch }}", scratch=scratch)
@@ -189,7 +212,7 @@ def _build_once(ch: Any, builds: Sequence[Build], params: Mapping[str, Any] | No
     for b in builds:
         scratch = f"{b.table}__build_{uuid.uuid4().hex[:12]}"
         scratches[b.table] = names[b.alias] = scratch
-        ch.execute("CREATE TABLE {{ db }}.{{ scratch }} AS {{ db }}.{{ target }}", scratch=scratch, target=b.table)
+        _create_scratch(ch, scratch, b.table)
     for b in builds:
         ch.run_sql_file(b.sql, params, **names, target=scratches[b.table])
     built = {b.table: _partition_rows(ch, scratches[b.table]) for b in builds}

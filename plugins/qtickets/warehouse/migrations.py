@@ -4,6 +4,11 @@ Files are ``include/sql/schema/NNN_name.sql``, applied in number order, each onc
 in them is ``CREATE ... IF NOT EXISTS`` (or ``CREATE OR REPLACE VIEW``) and none drops data, so a
 migration interrupted half-way is simply applied again. An applied file must never change: its
 checksum is recorded and a changed file stops the run -- ship a new numbered file instead.
+
+On a cluster (the connection extra ``cluster``, exposed as ``ch.cluster``) every statement -- the
+``schema_migrations`` table's too -- runs as :func:`qtickets.warehouse.cluster.render_for_cluster`
+rewrites it: ``ON CLUSTER`` and ``Replicated*`` engines (ADR 0008). The checksum is the file's, so the
+same files serve one server and a cluster.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from qtickets.exceptions import ClickHouseQueryError
+from qtickets.hooks._ch_sql import split_statements
 from qtickets.timeutil import MSK_NAME, utcnow
+from qtickets.warehouse.cluster import render_for_cluster
 from qtickets.warehouse.paths import SCHEMA_DIR
 
 log = logging.getLogger(__name__)
@@ -61,6 +68,31 @@ def migration_files(directory: Path | None = None) -> list[Path]:
     return files
 
 
+def cluster_of(ch: Any) -> str | None:
+    """The cluster the hook's DDL runs on (connection extra ``cluster``), or ``None`` for one server."""
+    return getattr(ch, "cluster", None) or None
+
+
+def migration_statements(path: Path, cluster: str | None = None) -> list[str]:
+    """The statements of one migration file, as they run on ``cluster`` (or one server)."""
+    statements = split_statements(path.read_text(encoding="utf-8"))
+    if not statements:
+        raise ClickHouseQueryError(f"SQL file {path} holds no statement")
+    return [render_for_cluster(s, cluster) for s in statements] if cluster else statements
+
+
+def bootstrap_statements(cluster: str | None = None) -> list[str]:
+    """The database and ``schema_migrations`` DDL that precede the migrations."""
+    statements = ["CREATE DATABASE IF NOT EXISTS {{ db }}", _CREATE_TABLE.strip()]
+    return [render_for_cluster(s, cluster) for s in statements] if cluster else statements
+
+
+def _bootstrapped(ch: Any) -> bool:
+    """The database and its ``schema_migrations`` table exist on the server the hook talks to."""
+    rows = ch.fetch_all("SELECT count() FROM system.tables WHERE database = '{{ db }}' AND name = 'schema_migrations'")
+    return bool(rows and rows[0][0])
+
+
 def applied_migrations(ch: Any) -> dict[str, str]:
     """Name -> checksum of every migration recorded as applied."""
     rows = ch.fetch_all("SELECT name, argMax(checksum, applied_at) FROM {{ db }}.schema_migrations GROUP BY name")
@@ -73,8 +105,12 @@ def apply_migrations(ch: Any, directory: Path | None = None) -> list[str]:
     :raises ClickHouseQueryError: an applied migration's file changed since it was applied.
     """
     files = migration_files(directory)
-    ch.execute("CREATE DATABASE IF NOT EXISTS {{ db }}")
-    ch.execute(_CREATE_TABLE)
+    cluster = cluster_of(ch)
+    # ON CLUSTER DDL goes through Keeper's distributed DDL queue and waits for every host (a host that is
+    # down makes it wait distributed_ddl_task_timeout): on a cluster it runs only when something is pending.
+    if not (cluster and _bootstrapped(ch)):
+        for statement in bootstrap_statements(cluster):
+            ch.execute(statement)
     applied = applied_migrations(ch)
     changed = [p.name for p in files if p.name in applied and applied[p.name] != checksum(p)]
     if changed:
@@ -89,8 +125,9 @@ def apply_migrations(ch: Any, directory: Path | None = None) -> list[str]:
     for path in files:
         if path.name in applied:
             continue
-        log.info("Applying migration %s", path.name)
-        ch.run_sql_file(path)
+        log.info("Applying migration %s%s", path.name, f" on cluster {cluster}" if cluster else "")
+        for statement in migration_statements(path, cluster):
+            ch.execute(statement)
         ch.insert(
             "schema_migrations", ("name", "checksum", "applied_at"),
             [(path.name, checksum(path), int(utcnow().timestamp()))],

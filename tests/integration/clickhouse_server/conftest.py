@@ -53,7 +53,7 @@ class ServerHandle:
     def conn_json(self, database: str, *, login: str = ETL_USER, password: str = ETL_PASSWORD,
                   **extra: object) -> str:
         extra = {"connect_timeout": 3, "send_receive_timeout": 20, **extra}
-        return json.dumps({"conn_type": "clickhouse", "host": "127.0.0.1", "port": self.port,
+        return json.dumps({"conn_type": "qtickets_clickhouse", "host": "127.0.0.1", "port": self.port,
                            "login": login, "password": password, "schema": database, "extra": extra})
 
 

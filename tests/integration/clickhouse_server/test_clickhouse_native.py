@@ -224,3 +224,22 @@ def test_query_id_comes_from_the_task_context(server_conn: str) -> None:
     with set_current_context({"ti": ti}), _hook(clickhouse_conn_id=server_conn) as hook:
         got = hook.fetch_all("SELECT query_id FROM system.processes WHERE query LIKE '%marker_q2%'")
     assert got == [("qtickets_api-load-manual__2026-11-22T10_00_00_00_00-2-1",)]
+
+
+def test_a_connection_made_with_the_official_providers_form_runs_at_the_native_port(
+        monkeypatch: pytest.MonkeyPatch, clickhouse_server, server_db: str) -> None:
+    """ADR 0009: type ``clickhouse`` and the official form's extras, with the native port: queries and
+    inserts work; ``session_settings`` reach the server."""
+    import json
+
+    monkeypatch.setenv("AIRFLOW_CONN_CLICKHOUSE_DEFAULT", json.dumps({
+        "conn_type": "clickhouse", "host": "127.0.0.1", "port": clickhouse_server.port, "login": ETL_USER,
+        "password": ETL_PASSWORD, "schema": server_db,
+        "extra": {"secure": False, "verify": True, "connect_timeout": 5, "send_receive_timeout": 20,
+                  "compress": True, "client_name": "airflow", "session_settings": {"max_threads": 1}}}))
+    with _hook() as hook:
+        hook.execute(TABLE_DDL)
+        assert hook.insert("sales", SALES_COLUMNS, [(1, to_epoch("2026-03-01T10:00:00+03:00"), "2.50", "Москва",
+                                                     None, date(2026, 3, 1), 1)]) == 1
+        assert hook.fetch_all("SELECT count(), sum(amount) FROM {{ db }}.sales") == [(1, Decimal("2.50"))]
+        assert hook.fetch_all("SELECT value FROM system.settings WHERE name = 'max_threads'") == [("1",)]

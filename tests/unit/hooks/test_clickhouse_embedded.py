@@ -169,7 +169,7 @@ def test_a_second_folder_in_this_process_is_refused(
 ) -> None:
     hook.fetch_all("SELECT 1")  # the process folder is open
     other = tmp_path / "other-folder"
-    monkeypatch.setenv("AIRFLOW_CONN_CH_OTHER", f'{{"conn_type": "clickhouse", "extra": {{"embedded_path": "{other}"}}}}')
+    monkeypatch.setenv("AIRFLOW_CONN_CH_OTHER", f'{{"conn_type": "qtickets_clickhouse", "extra": {{"embedded_path": "{other}"}}}}')
     with pytest.raises(ClickHouseConfigError) as info:
         ClickHouseHook(clickhouse_conn_id="ch_other").fetch_all("SELECT 1")
     assert str(other) in str(info.value) and str(chdb_dir) in str(info.value)
@@ -196,7 +196,7 @@ def test_common_sql_operators_work_on_embedded(embedded_clickhouse: str) -> None
 
 
 def test_no_io_in_init(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_CH_LAZY", '{"conn_type": "clickhouse", "host": "127.0.0.1", "port": 1}')
+    monkeypatch.setenv("AIRFLOW_CONN_CH_LAZY", '{"conn_type": "qtickets_clickhouse", "host": "127.0.0.1", "port": 1}')
     hook = ClickHouseHook(clickhouse_conn_id="ch_lazy", query_id="abc")
     assert hook._client_obj is None and hook._entry is None
     assert hook.database == "zakaz" and hook.is_embedded is False

@@ -56,7 +56,7 @@ OPENER = textwrap.dedent("""
 
 
 def _env(folder: Path, lock_timeout: float = 60) -> dict[str, str]:
-    conn = {"conn_type": "clickhouse", "schema": "lockdb",
+    conn = {"conn_type": "qtickets_clickhouse", "schema": "lockdb",
             "extra": {"embedded_path": str(folder), "lock_timeout": lock_timeout}}
     return {**os.environ, "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": json.dumps(conn)}
 

@@ -166,7 +166,7 @@ def test_tls_flags_are_parsed_not_truthy(monkeypatch: pytest.MonkeyPatch, extra:
 
     from qtickets.hooks.clickhouse import ClickHouseHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "clickhouse", "host": "ch", "extra": extra}))
+    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "qtickets_clickhouse", "host": "ch", "extra": extra}))
     kwargs = ClickHouseHook(clickhouse_conn_id="ch_tls")._client_kwargs()
     assert (kwargs["secure"], kwargs["verify"]) == (secure, verify)
 
@@ -176,6 +176,6 @@ def test_tls_flag_that_is_not_a_boolean_is_a_config_error(monkeypatch: pytest.Mo
 
     from qtickets.hooks.clickhouse import ClickHouseHook
 
-    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "clickhouse", "extra": {"secure": "maybe"}}))
+    monkeypatch.setenv("AIRFLOW_CONN_CH_TLS", json.dumps({"conn_type": "qtickets_clickhouse", "extra": {"secure": "maybe"}}))
     with pytest.raises(ClickHouseConfigError, match="'secure' must be true or false, got 'maybe'"):
         ClickHouseHook(clickhouse_conn_id="ch_tls")._client_kwargs()

@@ -25,7 +25,7 @@ def _documented_extras() -> dict[str, set[str]]:
             continue
         if cells[1]:
             conn_type = cells[1].strip("`")
-        if conn_type in {"qtickets", "qtickets_partners", "clickhouse"} and cells[2].startswith("extra"):
+        if conn_type in {"qtickets", "qtickets_partners", "qtickets_clickhouse"} and cells[2].startswith("extra"):
             found.setdefault(conn_type, set()).update(re.findall(r"`(\w+)`", cells[2]))
     return found
 
@@ -33,7 +33,7 @@ def _documented_extras() -> dict[str, set[str]]:
 def test_every_documented_setting_is_a_form_field_with_help():
     forms = {c["connection-type"]: c["conn-fields"] for c in get_provider_info()["connection-types"]}
     documented = _documented_extras()
-    assert {"verify", "settings", "sync_request_timeout", "secure", "compression"} <= documented["clickhouse"]
+    assert {"verify", "settings", "sync_request_timeout", "secure", "compression"} <= documented["qtickets_clickhouse"]
     assert "post_fallback" in documented["qtickets"] and "concurrency" in documented["qtickets_partners"]
     for conn_type, extras in documented.items():
         assert extras <= set(forms[conn_type]), (conn_type, extras - set(forms[conn_type]))
@@ -58,7 +58,7 @@ def test_a_form_saved_with_empty_fields_means_the_defaults(monkeypatch: pytest.M
     from qtickets.hooks.qtickets import QticketsHook
 
     monkeypatch.setenv("AIRFLOW_CONN_CH_NULLS", json.dumps({
-        "conn_type": "clickhouse", "host": "ch.internal", "schema": "zakaz", "extra": _nulls("clickhouse")}))
+        "conn_type": "qtickets_clickhouse", "host": "ch.internal", "schema": "zakaz", "extra": _nulls("qtickets_clickhouse")}))
     kwargs = ClickHouseHook(clickhouse_conn_id="ch_nulls")._client_kwargs()
     assert (kwargs["secure"], kwargs["verify"], kwargs["settings"], "compression" in kwargs) == (False, True, {}, False)
     assert (kwargs["connect_timeout"], kwargs["send_receive_timeout"], kwargs["sync_request_timeout"]) == (10, 120, 5)
