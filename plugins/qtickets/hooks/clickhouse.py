@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -55,6 +56,10 @@ from ._ch_sql import (
     substitute_params,
 )
 from ._ch_types import normalize_driver_rows
+
+# A stdlib logger, as in every hook of this package (see hooks/_api.py): Airflow 3's ``self.log`` is
+# structlog and bypasses stdlib handlers.
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "zakaz"
 DEFAULT_BATCH_SIZE = 50_000
@@ -307,7 +312,7 @@ class ClickHouseHook(DbApiHook):
     def _server_run(self, sql: str, params: Mapping[str, Any] | None) -> list[tuple]:
         client = self._client()
         sql = substitute_params(sql, params, client.connection.context)
-        self.log.debug("ClickHouse %s: %s", self._where, sql[:1000])
+        log.debug("ClickHouse %s: %s", self._where, sql[:1000])
         result = self._server_execute(client, sql, with_column_types=True)
         rows, columns = result if isinstance(result, tuple) else (result, [])
         return normalize_driver_rows(rows, [t for _, t in columns], self._server_tz)
@@ -409,7 +414,7 @@ class ClickHouseHook(DbApiHook):
         while batch := list(itertools.islice(iterator, self.batch_size)):
             self._check_row(batch[0], columns, types, qualified)
             total += self._insert_batch(qualified, col_sql, batch)
-        self.log.info("Inserted %s rows into %s in %.2f s", total, qualified, time.monotonic() - started)
+        log.info("Inserted %s rows into %s in %.2f s", total, qualified, time.monotonic() - started)
         return total
 
     def _insert_batch(self, qualified: str, col_sql: str, batch: list[tuple]) -> int:
