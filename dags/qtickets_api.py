@@ -181,7 +181,7 @@ DOC_FINISH = ("The run's verdict: fails (upstream_failed) when a load, `rebuild_
               "succeeds when they succeeded or were skipped.")
 
 
-def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str, doc_md: str,
+def build_dag(dag_id: str, *, schedule: Any, datasets: list[str], description: str, doc_md: str | None = None,
               deadline: timedelta = RUN_DEADLINE) -> DAG:
     """Build the pipeline DAG for ``datasets`` on ``schedule`` (wiring only; bodies live in qtickets.pipeline)."""
     with DAG(

@@ -43,7 +43,7 @@ from qtickets.datasets import DATASETS
 from qtickets_api import build_dag
 
 late = build_dag({LATE!r}, schedule=None, datasets=list(DATASETS), description="deadline probe",
-                 deadline=timedelta(seconds=5))
+                 doc_md="Deadline probe of the scheduler test.", deadline=timedelta(seconds=5))
 backfilled = build_dag({BACKFILLED!r}, schedule=CronDataIntervalTimetable("*/15 * * * *", timezone="UTC"),
                        datasets=["orders"], description="backfill probe")
 '''
