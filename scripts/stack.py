@@ -321,6 +321,7 @@ class Stack:
     executor: str
     procs: dict[str, Service] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str] = field(default_factory=dict)  # compose's .env of this stack (its secrets)
 
     @property
     def url(self) -> str:
@@ -433,7 +434,8 @@ def stack(workdir: Path, values: dict[str, str], ports: Ports, *, executor: str 
             for env in envs.values():
                 env["AIRFLOW__CORE__EXECUTOR"] = executor
             components = tuple(c for c in COMPONENTS if c != "airflow-worker")
-        st = Stack(workdir, home, chdb, ports, resolved, envs, values["AIRFLOW_ADMIN_PASSWORD"], executor)
+        st = Stack(workdir, home, chdb, ports, resolved, envs, values["AIRFLOW_ADMIN_PASSWORD"], executor,
+                   values=values)
         st.procs.update({"postgres": pg, "redis": rd})
 
         # compose's one-shot init, verbatim: `bash -c <its script>` (migrate, pools, roles, admin user)
@@ -461,3 +463,164 @@ def stack(workdir: Path, values: dict[str, str], ports: Ports, *, executor: str 
         _wait("the dag-processor parsed qtickets_api", lambda: _dag_parsed(st, admin, "qtickets_api"), timeout,
               st.procs["airflow-dag-processor"].proc, st.procs["airflow-dag-processor"].log)
         yield st
+
+
+# ------------------------------------------------------------------------------------------ measuring
+
+
+def wait_runs(st: Stack, done: Callable[[list[tuple]], bool], timeout: float, dag_id: str = "qtickets_api") -> list[tuple]:
+    """Poll ``dag_run`` rows (run_id, run_type, state, data_interval_start, data_interval_end) until ``done``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = st.sql("SELECT run_id, run_type, state, data_interval_start, data_interval_end FROM dag_run "
+                      "WHERE dag_id = %s ORDER BY id", dag_id)
+        if done(runs):
+            return runs
+        if time.monotonic() > deadline:
+            logs = {s: st.procs[s].log.read_text(errors="replace")[-1500:] for s in ("airflow-scheduler", "airflow-worker")
+                    if s in st.procs}
+            raise TimeoutError(f"runs of {dag_id} within {timeout:g} s: {runs}\n{logs}")
+        time.sleep(2)
+
+
+def run_metrics(st: Stack, run_id: str, dag_id: str = "qtickets_api") -> dict[str, Any]:
+    """Wall time of one run and the queued -> running latency of each of its task instances."""
+    (start, end), = st.sql("SELECT start_date, end_date FROM dag_run WHERE dag_id = %s AND run_id = %s", dag_id, run_id)
+    rows = st.sql("SELECT task_id, state, queued_dttm, start_date, end_date FROM task_instance "
+                  "WHERE dag_id = %s AND run_id = %s ORDER BY start_date", dag_id, run_id)
+    latencies = sorted((s - q).total_seconds() for _, _, q, s, _ in rows if q and s)
+    return {
+        "run_id": run_id,
+        "wall_s": round((end - start).total_seconds(), 1),
+        "tasks": len(rows),
+        "queue_latency_s": {
+            "median": round(latencies[len(latencies) // 2], 2) if latencies else None,
+            "max": round(latencies[-1], 2) if latencies else None,
+            "all": [round(x, 2) for x in latencies],
+        },
+    }
+
+
+class MemorySampler:
+    """Peak memory of the Celery worker's process tree, sampled every ``interval`` s in a thread: the sum of
+    RSS (counts shared pages once per process, an upper bound) and of PSS (shared pages divided)."""
+
+    def __init__(self, st: Stack, interval: float = 1.0) -> None:
+        import threading
+
+        self.st, self.interval = st, interval
+        self.peak_rss = self.peak_pss = 0
+        self.peak_processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        rss = pss = 0
+        procs = self.st.worker_processes()
+        for proc in procs:
+            try:
+                info = proc.memory_full_info()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
+        self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+        self.peak_processes = max(self.peak_processes, len(procs))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def summary(self) -> dict[str, Any]:
+        return {"peak_rss_mb": round(self.peak_rss / 2**20), "peak_pss_mb": round(self.peak_pss / 2**20),
+                "peak_processes": self.peak_processes}
+
+
+# ------------------------------------------------------------------------------------------- make stack
+
+#: The demo's full-history window (scripts/demo.py): the sandbox's whole history in one manual run.
+ALL_HISTORY_HOURS = 24 * 365 * 6
+
+
+def _main() -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executor", default="CeleryExecutor", choices=["CeleryExecutor", "LocalExecutor"])
+    parser.add_argument("--orders", type=int, default=2000, help="sandbox scale (orders, seed 42)")
+    parser.add_argument("--exit", action="store_true", help="stop after the run (measurements only)")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from sandbox import SandboxConfig, SandboxServer
+
+    workdir = ROOT / ".local" / "stack"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    started = time.monotonic()
+    with SandboxServer(SandboxConfig(orders=args.orders, seed=42, token=secrets.token_urlsafe(16))) as sandbox:
+        conn = json.dumps({"conn_type": "qtickets", "host": sandbox.rest_url, "password": sandbox.token,
+                           "extra": {"timeout": 30}})
+        ports = Ports(postgres=0, redis=0)
+        admin_password = secrets.token_urlsafe(16)
+        values = compose_values(qtickets_conn=conn, admin_password=admin_password,
+                                base_url=f"http://127.0.0.1:{ports.api}")
+        print(f"Sandbox QTickets API on {sandbox.url} ({args.orders} orders). Starting Postgres, Redis and "
+              f"Airflow ({args.executor}); logs in {workdir}", flush=True)
+        try:
+            with stack(workdir, values, ports, executor=args.executor) as st:
+                up = time.monotonic() - started
+                users = {name: st.add_user(name, role) for name, role in ROLE_USERS.items()}
+                admin = st.token("admin")
+                st.airflow("dags", "unpause", "qtickets_api")
+                resp = st.api("POST", "dags/qtickets_api/dagRuns", admin,
+                              json={"logical_date": None, "conf": {"since_hours": ALL_HISTORY_HOURS}})
+                resp.raise_for_status()
+                run_id = resp.json()["dag_run_id"]
+                print(f"Stack up in {up:.0f} s; triggered {run_id} (whole history)...", flush=True)
+                with MemorySampler(st) as memory:
+                    runs = wait_runs(st, lambda rs: any(r[0] == run_id and r[2] in ("success", "failed") for r in rs),
+                                     900)
+                state = next(r[2] for r in runs if r[0] == run_id)
+                metrics = {"executor": args.executor, "orders": args.orders, "stack_up_s": round(up),
+                           "state": state, **run_metrics(st, run_id),
+                           "worker": memory.summary() if args.executor == "CeleryExecutor" else None}
+                (workdir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+                print(json.dumps(metrics, indent=2), flush=True)
+                if not args.exit:
+                    passwords = workdir / "passwords.json"
+                    passwords.touch(mode=0o600)
+                    passwords.write_text(json.dumps({"admin": admin_password, **users}, indent=2))
+                    print(BANNER.format(url=st.url, passwords=passwords), flush=True)
+                    while True:
+                        time.sleep(3600)
+        except KeyboardInterrupt:
+            print("\nStopping every component, Redis, Postgres and the sandbox...", flush=True)
+    return 0
+
+
+BANNER = """
+================================================================================================
+Airflow UI / API: {url}   (FAB auth manager, docs/adr/0007-auth-manager-and-roles.md)
+  users (passwords in {passwords}; random, they die with this stack):
+  admin     role Admin: everything, connections and variables included
+  operator  role qtickets_operator: trigger, clear, backfill; no connections or variables
+  viewer    role qtickets_viewer: runs and logs only
+qtickets_api is unpaused: the 15-minute schedule runs. Ctrl-C stops everything.
+================================================================================================
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
