@@ -96,6 +96,17 @@ def stop_group(proc: subprocess.Popen, first: int = signal.SIGTERM, grace: float
         pass
 
 
+def stop_groups(procs: list[subprocess.Popen]) -> None:
+    """Stop several process groups at once (SIGTERM to all, then wait; SIGKILL what is left)."""
+    import threading
+
+    threads = [threading.Thread(target=stop_group, args=(p,)) for p in procs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 # ------------------------------------------------------------------------------------------- Postgres
 
 
@@ -337,16 +348,17 @@ class Stack:
                                f"{done.stderr[-3000:]}")
         return done
 
-    def add_user(self, username: str, role: str) -> str:
-        """A user with ``role`` only (qtickets.auth_roles); returns its random password."""
-        password = secrets.token_urlsafe(16)
-        done = subprocess.run([sys.executable, "-m", "qtickets.auth_roles", "user", username, role],
-                              env=self.envs["airflow-init"], input=password + "\n", capture_output=True,
-                              text=True, timeout=180, cwd=self.home)
+    def add_users(self, roles: dict[str, str]) -> dict[str, str]:
+        """Users (name -> role, that role only; qtickets.auth_roles) with random passwords, returned."""
+        passwords = {name: secrets.token_urlsafe(16) for name in roles}
+        args = [part for name, role in roles.items() for part in (name, role)]
+        done = subprocess.run([sys.executable, "-m", "qtickets.auth_roles", "user", *args],
+                              env=self.envs["airflow-init"], input="".join(f"{p}\n" for p in passwords.values()),
+                              capture_output=True, text=True, timeout=180, cwd=self.home)
         if done.returncode != 0:
-            raise RuntimeError(f"adding user {username}: {done.stdout[-2000:]}{done.stderr[-3000:]}")
-        self.passwords[username] = password
-        return password
+            raise RuntimeError(f"adding users {list(roles)}: {done.stdout[-2000:]}{done.stderr[-3000:]}")
+        self.passwords.update(passwords)
+        return passwords
 
     def token(self, username: str, password: str | None = None) -> str:
         import requests
@@ -450,7 +462,7 @@ def stack(workdir: Path, values: dict[str, str], ports: Ports, *, executor: str 
 
         for service in components:
             _start_component(st, service)
-            stop.callback(stop_group, st.procs[service].proc)
+        stop.callback(stop_groups, [st.procs[s].proc for s in components])
         api = st.procs["airflow-apiserver"]
         _wait("the API server, scheduler, triggerer and dag-processor report healthy",
               lambda: _healthy(st, ("metadatabase", "scheduler", "triggerer", "dag_processor")), timeout,
@@ -581,7 +593,7 @@ def _main() -> int:
         try:
             with stack(workdir, values, ports, executor=args.executor) as st:
                 up = time.monotonic() - started
-                users = {name: st.add_user(name, role) for name, role in ROLE_USERS.items()}
+                users = st.add_users(ROLE_USERS)
                 admin = st.token("admin")
                 st.airflow("dags", "unpause", "qtickets_api")
                 resp = st.api("POST", "dags/qtickets_api/dagRuns", admin,

@@ -1,7 +1,7 @@
 """Who may do what (ADR 0007): the FAB auth manager's roles of this deployment, created by the init step.
 
     python -m qtickets.auth_roles                 # roles + the admin user from AIRFLOW_ADMIN_USER / _PASSWORD
-    python -m qtickets.auth_roles user NAME ROLE  # another user; its password is read from standard input
+    python -m qtickets.auth_roles user NAME ROLE [NAME ROLE ...]  # users; one password a line on stdin
 
 Three roles: ``qtickets_viewer`` (sees DAGs, runs, task states and logs; cannot trigger, clear, read
 connections, variables or the configuration), ``qtickets_operator`` (the viewer's rights plus trigger,
@@ -78,8 +78,9 @@ def main(argv: list[str]) -> int:
     from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder
 
     with get_application_builder() as appbuilder:
-        if argv[:1] == ["user"] and len(argv) == 3:
-            ensure_user(appbuilder, argv[1], argv[2], sys.stdin.readline().rstrip("\n"))
+        if argv[:1] == ["user"] and len(argv) >= 3 and len(argv) % 2 == 1:
+            for username, role in zip(argv[1::2], argv[2::2], strict=True):
+                ensure_user(appbuilder, username, role, sys.stdin.readline().rstrip("\n"))
             return 0
         if argv:
             print(__doc__, file=sys.stderr)
