@@ -19,7 +19,7 @@ airflow: setup ## Same set-up, Airflow UI on http://127.0.0.1:8080 (airflow stan
 stack: setup ## Production stack without Docker: Postgres, Redis, Airflow components, Celery worker; one run
 	$(PY) scripts/stack.py
 
-stack-test: setup ## Only the real-stack test (marker stack; ~6 minutes; run make test once as root first)
+stack-test: setup ## Only the real-stack test (marker stack; ~10 minutes; needs setup.sh --server once, as root)
 	$(PY) -m pytest -m stack tests/stack -s
 
 test: ## Install what the tests need (incl. clickhouse-server when root) and run the whole suite
