@@ -573,6 +573,11 @@ def _main() -> int:
     parser.add_argument("--orders", type=int, default=2000, help="sandbox scale (orders, seed 42)")
     parser.add_argument("--exit", action="store_true", help="stop after the run (measurements only)")
     args = parser.parse_args()
+    # Ctrl-C, and SIGTERM (a background job, a supervisor) too, stop every process this script started:
+    # both raise KeyboardInterrupt, so the context managers below run (a shell's background job even
+    # starts with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
     sys.path.insert(0, str(ROOT))
     from sandbox import SandboxConfig, SandboxServer
