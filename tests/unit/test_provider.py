@@ -40,7 +40,7 @@ def test_airflow_lists_the_hooks():
                          capture_output=True, text=True, timeout=120, check=True).stdout
     hooks = {row["connection_type"]: row for row in json.loads(out[out.index("[{"):].splitlines()[0])}
     assert hooks["qtickets"]["class"] == "qtickets.hooks.qtickets.QticketsHook"
-    assert hooks["qtickets_partners"]["class"] == "qtickets.hooks.qtickets.QticketsPartnersHook"
+    assert hooks["qtickets_partners"]["class"] == "qtickets.hooks.partners.QticketsPartnersHook"
     assert hooks["qtickets_clickhouse"]["class"] == "qtickets.hooks.clickhouse.ClickHouseHook"
     assert hooks["qtickets"]["package_name"] == "qtickets-airflow"
 
