@@ -305,6 +305,22 @@ def test_deadline_notifier_async_notify_renders_its_note(caplog: pytest.LogCaptu
                for r in caplog.records)
 
 
+def test_deadline_of_a_run_that_already_failed_sends_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=n.__name__)
+    failed = {**DEADLINE_CONTEXT, "dag_run": {**DEADLINE_CONTEXT["dag_run"], "state": "failed"}}
+    notifier = n.QticketsDeadlineNotifier(note="late", context=failed)
+
+    async def run() -> None:
+        await notifier
+
+    asyncio.run(run())
+
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("had already failed" in m for m in messages)
+    assert not any("Alert not delivered" in m for m in messages)  # no send was even attempted
+    assert notifier.sent == []
+
+
 def test_deadline_alert_shape_and_serialized_callback() -> None:
     from airflow.sdk import AsyncCallback, DeadlineReference
 

@@ -97,7 +97,17 @@ class QticketsDeadlineNotifier(BaseNotifier):
         self.sent: list[str] = []
 
     def notify(self, context: Any) -> None:
-        """Fan the deadline message out to the configured channels (never raises)."""
+        """Fan the deadline message out to the configured channels (never raises).
+
+        A run that already *failed* is not reported again: Airflow prunes a run's deadlines only when it
+        succeeds, so the deadline of a failed run still fires later, after its failure alert went out.
+        """
+        dag_run = context.get("dag_run") if isinstance(context, Mapping) else None
+        state = dag_run.get("state") if isinstance(dag_run, Mapping) else getattr(dag_run, "state", None)
+        if str(getattr(state, "value", state) or "").lower() == "failed":
+            log.info("Deadline passed for a run that had already failed (its failure alert covers it); "
+                     "not sending a deadline alert")
+            return
         alert = build_deadline_alert(context, self.note)
         self.sent = send_alert(alert.text, subject=alert.subject)
 
