@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -91,11 +90,11 @@ def _standalone(env: dict[str, str], log: Path) -> Iterator[None]:
                   lambda: proc.poll() is None and len(_rows(env, "SELECT dag_id FROM dag")) >= 2, log, 120)
             yield
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            # The whole group: `standalone` can exit before its scheduler, api-server and workers, which
+            # then kept running (and eating CPU) for the rest of the suite.
+            from scripts.stack import stop_group
+
+            stop_group(proc, grace=30)
 
 
 def _final_runs(env: dict[str, str], dag_id: str) -> list[tuple]:
