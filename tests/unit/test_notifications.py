@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -278,6 +279,13 @@ DEADLINE_CONTEXT = {
 }
 
 
+def _run_async(coro) -> None:
+    """Await ``coro`` on a fresh loop in its own thread: an earlier test (Playwright's sync API) may leave an
+    event loop running in this thread, where ``asyncio.run`` refuses to start."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
 def test_deadline_message_uses_the_deadline_context() -> None:
     alert = n.build_deadline_alert(DEADLINE_CONTEXT, note="Runs must finish within 0:45:00")
 
@@ -297,7 +305,7 @@ def test_deadline_notifier_async_notify_renders_its_note(caplog: pytest.LogCaptu
     async def run() -> None:
         await notifier
 
-    asyncio.run(run())
+    _run_async(run())
 
     assert notifier.note == "late: qtickets_api"
     assert notifier.sent == []  # no channel configured
@@ -313,7 +321,7 @@ def test_deadline_of_a_run_that_already_failed_sends_nothing(caplog: pytest.LogC
     async def run() -> None:
         await notifier
 
-    asyncio.run(run())
+    _run_async(run())
 
     messages = [r.getMessage() for r in caplog.records]
     assert any("had already failed" in m for m in messages)
