@@ -186,6 +186,7 @@ class Replay:
     def send(self, api: str, method: str, url: str, *, params: dict[str, Any] | None, body: Any) -> requests.Response:
         """The saved response to the request a hook of ``api`` would have sent."""
         path = url.removeprefix(f"{REPLAY_BASE}/{api}").strip("/")
-        page = (body or params or {}).get("page", 1) if isinstance(body or params or {}, dict) else 1
+        filters = body or params  # the page number travels in the JSON body or the query string
+        page = int(filters.get("page") or 1) if isinstance(filters, dict) else 1
         log.info("Replaying %s %s from %s", method, path, self.folder)
-        return _response(url, self._answer(api, path, int(page or 1)))
+        return _response(url, self._answer(api, path, page))
