@@ -20,7 +20,13 @@ from qtickets.warehouse.facts import (
 from qtickets.warehouse.migrations import apply_migrations, migration_files
 from qtickets.warehouse.paths import SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, RunRecord, last_dataset_load, record_dataset_load, record_run
-from qtickets.warehouse.sales_months import AffectedMonths, months_out_of_sync, stored_sales_months
+from qtickets.warehouse.sales_months import (
+    AffectedMonths,
+    months_out_of_sync,
+    staging_changed_since_publish,
+    staging_mark,
+    stored_sales_months,
+)
 
 __all__ = [
     "SQL_DIR",
@@ -43,5 +49,7 @@ __all__ = [
     "record_run",
     "run_audits",
     "run_checks",
+    "staging_changed_since_publish",
+    "staging_mark",
     "stored_sales_months",
 ]

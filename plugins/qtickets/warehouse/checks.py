@@ -4,16 +4,24 @@ They run on the *published* tables after the rebuild, as the second line of defe
 already audits its scratch build before publishing (``qtickets.warehouse.facts``, ``include/sql/audits``).
 A failed check raises :class:`DataQualityError` (not retried: a retry cannot change the data); when
 only freshness checks failed it raises the retryable :class:`StaleDataError`.
+
+``facts_reconcile`` compares the published sales facts with live staging. Runs overlap (a backfill beside
+the schedule, the history DAG beside the main one), so a load of another run may land after this run's
+rebuild: months that disagree *only because staging changed after the latest published rebuild read it*
+(its staging mark, ``sales_months.staging_changed_since_publish``) are ``pending`` -- the next rebuild
+takes them in (``months_out_of_sync``) -- and not violations. With staging unchanged, any disagreement is
+one; daily and UTM facts that disagree with each other always are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from qtickets.exceptions import DataQualityError, StaleDataError
 from qtickets.warehouse.paths import CHECKS_DIR
+from qtickets.warehouse.sales_months import staging_changed_since_publish
 
 #: name -> what a violation means (the file is CHECKS_DIR / f"{name}.sql").
 CHECKS: dict[str, str] = {
@@ -31,11 +39,13 @@ SAMPLE_ROWS = 5
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of one check; ``violations`` are the rows its SQL returned."""
+    """Outcome of one check; ``violations`` are the rows its SQL returned, ``pending`` the rows that are
+    no fault yet (``facts_reconcile``: months waiting for the next rebuild)."""
 
     name: str
     description: str
     violations: list[tuple]
+    pending: list[tuple] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -43,7 +53,7 @@ class CheckResult:
 
     def __str__(self) -> str:
         if self.passed:
-            return f"{self.name}: ok"
+            return f"{self.name}: ok" + (f" ({len(self.pending)} month(s) pending a rebuild)" if self.pending else "")
         sample = "; ".join(str(row) for row in self.violations[:SAMPLE_ROWS])
         more = f" (+{len(self.violations) - SAMPLE_ROWS} more)" if len(self.violations) > SAMPLE_ROWS else ""
         return f"{self.name}: {self.description}: {sample}{more}"
@@ -66,8 +76,11 @@ def run_checks(
     for name, description in CHECKS.items():
         if name in FRESHNESS_CHECKS and not check_freshness:
             continue
-        rows = ch.run_sql_file(CHECKS_DIR / f"{name}.sql", params if name in FRESHNESS_CHECKS else None)
-        results.append(CheckResult(name, description, list(rows)))
+        rows = list(ch.run_sql_file(CHECKS_DIR / f"{name}.sql", params if name in FRESHNESS_CHECKS else None))
+        if name == "facts_reconcile" and rows:
+            results.append(_reconcile_result(ch, name, description, rows))
+        else:
+            results.append(CheckResult(name, description, rows))
     if check_freshness:
         from qtickets.coverage import LOOKBACK
         from qtickets.warehouse.coverage import coverage_violations
@@ -79,6 +92,18 @@ def run_checks(
                 coverage_violations(ch, dataset, now=now, lookback=LOOKBACK, max_age=max_age,
                                     until=coverage_until)))
     return results
+
+
+def _reconcile_result(ch: Any, name: str, description: str, rows: list[tuple]) -> CheckResult:
+    """Split ``facts_reconcile`` rows (month, staging/daily/utm tickets, staging/daily/utm revenue) into
+    violations and months pending a rebuild (module docstring)."""
+    def facts_agree(row: tuple) -> bool:
+        _month, _s_tickets, d_tickets, u_tickets, _s_revenue, d_revenue, u_revenue = row
+        return d_tickets == u_tickets and d_revenue == u_revenue
+
+    if not staging_changed_since_publish(ch):
+        return CheckResult(name, description, rows)
+    return CheckResult(name, description, [r for r in rows if not facts_agree(r)], [r for r in rows if facts_agree(r)])
 
 
 def raise_for_failed(results: list[CheckResult]) -> None:

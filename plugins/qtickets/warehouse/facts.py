@@ -33,6 +33,7 @@ from qtickets.timeutil import MSK, utcnow
 from qtickets.warehouse.cluster import local_engine
 from qtickets.warehouse.paths import FACTS_DIR, SQL_DIR
 from qtickets.warehouse.runs import DatasetLoad, record_dataset_load
+from qtickets.warehouse.sales_months import staging_mark as staging_mark_of
 
 log = logging.getLogger(__name__)
 
@@ -275,11 +276,12 @@ def replace_partitions(
     return build_audit_publish(ch, [Build(table, sql_path, "scratch")], params, partition_ids, audits)[table]
 
 
-def _record(ch: Any, table: str, rows: int, started: datetime, run_id: str | None, status: str = "success") -> None:
+def _record(ch: Any, table: str, rows: int, started: datetime, run_id: str | None, status: str = "success",
+            staging_mark: int = 0) -> None:
     record_dataset_load(
         ch,
         DatasetLoad(dataset=table, run_id=run_id or uuid.uuid4().hex, status=status, started_at=started,
-                    finished_at=utcnow(), rows=rows),
+                    finished_at=utcnow(), rows=rows, staging_mark=staging_mark),
     )
 
 
@@ -294,15 +296,15 @@ def _record_failed(ch: Any, tables: Iterable[str], started: datetime, run_id: st
 
 
 def _rebuild(ch: Any, builds: Sequence[Build], params: dict[str, Any] | None, partitions: Sequence[str] | None,
-             audits: Sequence[Audit], run_id: str | None, what: str) -> dict[str, int]:
+             audits: Sequence[Audit], run_id: str | None, what: str, staging_mark: int = 0) -> dict[str, int]:
     """:func:`build_audit_publish` and one ``meta_dataset_loads`` row per table: ``success`` when
-    published, ``failed`` otherwise (audit failure or any error)."""
+    published (with the staging mark the build read), ``failed`` otherwise (audit failure or any error)."""
     started = utcnow()
     published: set[str] = set()
 
     def on_published(table: str, rows: int) -> None:
         published.add(table)
-        _record(ch, table, rows, started, run_id)
+        _record(ch, table, rows, started, run_id, staging_mark=staging_mark)
 
     try:
         return build_audit_publish(ch, builds, params, partitions, audits, what=what, on_published=on_published)
@@ -329,7 +331,8 @@ SALES_BUILDS = (
 )
 
 
-def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = None) -> dict[str, Any]:
+def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = None,
+                        staging_mark: int | None = None) -> dict[str, Any]:
     """Rebuild the daily and daily-UTM sales facts for every month that contains one of ``dates``.
 
     Both are built into scratch tables (the daily one from the UTM scratch), audited together
@@ -338,9 +341,13 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
     :param dates: Moscow payment dates the load touched (see ``qtickets.rows.orders.sales_dates``);
         whole months are rebuilt, which also covers late refunds within a month.
     :param run_id: recorded in ``meta_dataset_loads`` (facts freshness); a fresh id when omitted.
+    :param staging_mark: :func:`~qtickets.warehouse.sales_months.staging_mark` taken before staging was
+        read for this rebuild (also before choosing ``dates``); taken here when omitted. Recorded with
+        the published facts so the ``facts_reconcile`` check knows whether staging changed since.
     :returns: ``{"months": [...], "fact_qtickets_sales_daily": rows, "fact_qtickets_sales_utm_daily": rows}``.
     :raises DataQualityError: an audit failed; the published facts are unchanged.
     """
+    mark = staging_mark_of(ch) if staging_mark is None else staging_mark
     months = sorted({_month_of(d) for d in dates})
     result: dict[str, Any] = {"months": [str(m) for m in months], SALES_DAILY: 0, SALES_UTM_DAILY: 0}
     if not months:
@@ -348,13 +355,13 @@ def rebuild_sales_facts(ch: Any, dates: Iterable[date], *, run_id: str | None = 
         log.info("No sales dates to rebuild")
         now = utcnow()
         for table in (SALES_DAILY, SALES_UTM_DAILY):
-            _record(ch, table, 0, now, run_id)
+            _record(ch, table, 0, now, run_id, staging_mark=mark)
         return result
     params = {"months": months, "max_month": months[-1]}
     names = [f"{m // 100}-{m % 100:02d}" for m in months]
     label = ", ".join(names) if len(names) <= 6 else f"{len(names)} months {names[0]}..{names[-1]}"
     result.update(_rebuild(ch, SALES_BUILDS, params, result["months"], SALES_AUDITS, run_id,
-                           f"Sales facts for {label}"))
+                           f"Sales facts for {label}", staging_mark=mark))
     log.info("Rebuilt sales facts for months %s: %s", result["months"], result)
     return result
 

@@ -28,7 +28,7 @@ RUN_COLUMNS = (
 )
 LOAD_COLUMNS = (
     "dataset", "run_id", "started_at", "finished_at", "window_start", "window_end", "status", "rows", "pages",
-    "requests", "retries", "_ver",
+    "requests", "retries", "_ver", "staging_mark",
 )
 
 
@@ -106,6 +106,8 @@ class DatasetLoad:
     pages: int = 0
     requests: int = 0
     retries: int = 0
+    #: Sales-fact rebuilds: the staging change mark they were built from (``sales_months.staging_mark``).
+    staging_mark: int = 0
 
     def as_row(self) -> tuple:
         if not self.dataset or not self.run_id or not self.status:
@@ -114,7 +116,7 @@ class DatasetLoad:
             redact(self.dataset), redact(self.run_id), _epoch(self.started_at, "started_at"),
             _epoch(self.finished_at, "finished_at"), _epoch(self.window_start, "window_start"),
             _epoch(self.window_end, "window_end"), redact(self.status),
-            int(self.rows), int(self.pages), int(self.requests), int(self.retries), _ver(),
+            int(self.rows), int(self.pages), int(self.requests), int(self.retries), _ver(), int(self.staging_mark),
         )
 
 

@@ -4,6 +4,11 @@ A load affects the months its records are paid in (:attr:`qtickets.datasets.Sale
 staging held for the same orders before it (a payment date that moved, or a refund, leaves the sale in
 the old month until that month is rebuilt too), and — found at rebuild time — every month whose facts
 already disagree with staging (a run that loaded but never rebuilt leaves those behind).
+
+A disagreement found *after* a rebuild is only a fault when staging has not changed since that rebuild:
+runs overlap (a backfill beside the schedule, the history DAG beside the main one), so another run's load
+may land between this run's rebuild and its checks. The staging change mark (:func:`staging_mark`,
+recorded with every published sales rebuild) tells the two apart.
 """
 
 from __future__ import annotations
@@ -69,3 +74,18 @@ def months_out_of_sync(ch: Any) -> set[date]:
     the facts (it failed, was killed, or its build failed an audit) leaves behind."""
     rows = ch.run_sql_file(CHECKS_DIR / "facts_reconcile.sql")
     return {date(month // 100, month % 100, 1) for (month, *_rest) in rows if month}
+
+
+def staging_mark(ch: Any) -> int:
+    """The change mark of the sales facts' staging table (``queries/staging_mark.sql``): it moves when
+    rows are inserted or mutated, not when parts merge. Take it *before* reading staging for a rebuild."""
+    rows = ch.run_sql_file(QUERIES_DIR / "staging_mark.sql")
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def staging_changed_since_publish(ch: Any) -> bool:
+    """Whether staging changed after the latest published sales rebuild read it (True when none
+    recorded its mark): facts that disagree with it then wait for the next rebuild."""
+    rows = ch.run_sql_file(QUERIES_DIR / "published_staging_mark.sql")
+    published = int(rows[0][0] or 0) if rows else 0
+    return published == 0 or staging_mark(ch) != published
