@@ -5,23 +5,18 @@ ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
 FROM ${AIRFLOW_IMAGE}
 
 USER root
-RUN mkdir -p /opt/airflow/project /opt/airflow/auth \
- && chown -R airflow:0 /opt/airflow/project /opt/airflow/auth \
- && chmod 0770 /opt/airflow/auth
+RUN mkdir -p /opt/airflow/project && chown -R airflow:0 /opt/airflow/project
 USER airflow
 WORKDIR /opt/airflow/project
 
 # Requirements first so code edits do not re-run the dependency layer. The image talks to a ClickHouse
-# server, so the embedded engine (chdb-core, ~0.5 GB) is left out. Executor/metadata providers are
-# pinned here because only this image needs them (CeleryExecutor >= 3.26.0 runs deadline SyncCallbacks).
-# requirements.lock is the constraints file: every transitive package it pins gets the version the tests
-# ran with (packages only this image needs, such as celery, resolve freely).
-COPY --chown=airflow:0 requirements.txt requirements.lock ./
+# server, so the embedded engine (chdb-core, ~0.5 GB) is left out. requirements-stack.txt adds the
+# executor, metadata DB, broker and auth manager (FAB, ADR 0007) providers; the real-stack test
+# (tests/stack) installs the same file. requirements.lock is the constraints file: every package gets
+# the version the tests ran with.
+COPY --chown=airflow:0 requirements.txt requirements-stack.txt requirements.lock ./
 RUN grep -v -E '^[[:space:]]*chdb-core' requirements.txt > /tmp/requirements-server.txt \
- && pip install --no-cache-dir -r /tmp/requirements-server.txt -c requirements.lock \
-      "apache-airflow-providers-celery==3.26.0" \
-      "apache-airflow-providers-postgres==7.1.1" \
-      "apache-airflow-providers-redis==4.7.1" \
+ && pip install --no-cache-dir -r /tmp/requirements-server.txt -r requirements-stack.txt -c requirements.lock \
  && rm /tmp/requirements-server.txt
 
 # The project itself, installed editable so include/sql resolves next to the package and the

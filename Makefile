@@ -2,10 +2,10 @@
 PY := .venv/bin/python
 .DEFAULT_GOAL := help
 
-.PHONY: help setup demo airflow test lint bench
+.PHONY: help setup demo airflow stack stack-test test lint bench
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: ## Create .venv with the locked requirements and the provider (idempotent)
 	scripts/setup.sh
@@ -15,6 +15,12 @@ demo: setup ## Sandbox API -> the DAG -> embedded ClickHouse -> printed summary
 
 airflow: setup ## Same set-up, Airflow UI on http://127.0.0.1:8080 (airflow standalone)
 	$(PY) scripts/demo.py standalone
+
+stack: setup ## Production stack without Docker: Postgres, Redis, Airflow components, Celery worker; one run
+	$(PY) scripts/stack.py
+
+stack-test: setup ## Only the real-stack test (marker stack; ~10 minutes; needs setup.sh --server once, as root)
+	$(PY) -m pytest -m stack tests/stack -s
 
 test: ## Install what the tests need (incl. clickhouse-server when root) and run the whole suite
 	scripts/setup.sh --server

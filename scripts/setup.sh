@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the project needs, idempotently:
 #   scripts/setup.sh           Python venv (.venv) with the locked requirements and the provider (editable)
-#   scripts/setup.sh --server  also Debian's clickhouse-server (native-protocol tests) and chromium (browser
-#                              tests, tests/ui), when missing
+#   scripts/setup.sh --server  also Debian's clickhouse-server (native-protocol tests), chromium (browser
+#                              tests, tests/ui), postgresql and redis-server (the real-stack test,
+#                              tests/stack, make stack), when missing
 # Re-running is cheap: the venv is rebuilt only when requirements, lock or pyproject change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ fi
 # Playwright (browser tests) drives Debian's chromium; it must never download a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
-stamp_input=$(cat requirements.txt requirements-dev.txt requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
+stamp_input=$(cat requirements.txt requirements-stack.txt requirements-dev.txt requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp_input" ]; then
   echo "setup: installing Python packages into .venv (first time: a few minutes, ~1.3 GB with the embedded engine)"
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
@@ -56,5 +57,17 @@ if [ "$want_server" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   else
     echo "setup: /usr/bin/chromium is missing; install it (sudo apt-get install chromium) to run the browser" \
          "tests - they are skipped without it outside CI" >&2
+  fi
+fi
+
+if [ "$want_server" = 1 ] && { ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/bin/redis-server ]; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing Debian's postgresql and redis-server (for the real-stack test, tests/stack)"
+    apt-get update -qq
+    # The packages' own services are not used: the tests start throw-away servers on free loopback ports.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null
+  else
+    echo "setup: postgresql or redis-server is missing; install them (sudo apt-get install postgresql" \
+         "redis-server) to run the real-stack test - it is skipped without them outside CI" >&2
   fi
 fi

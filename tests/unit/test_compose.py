@@ -209,9 +209,7 @@ def test_no_secret_is_hard_coded() -> None:
             continue
         checked += 1
         references = re.findall(r"\$\{([A-Z0-9_]+)(?::?([-?])([^}]*))?\}", value)
-        assert references or key == "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", (
-            f"{service}.{key} holds a literal value; take it from .env"
-        )
+        assert references, f"{service}.{key} holds a literal value; take it from .env"
         for var, operator, default in references:
             if operator == "-" and re.search(r"PASSWORD|SECRET|TOKEN|FERNET", var):
                 assert default in ALLOWED_LITERAL_DEFAULTS, f"{service}.{key}: default for {var} is a secret"
@@ -224,8 +222,10 @@ def test_dockerfile_installs_requirements_and_the_provider() -> None:
     assert re.search(r"^ARG AIRFLOW_IMAGE=apache/airflow:3\.3\.2-python3\.11$", text, re.M)
     assert re.search(r"^FROM \$\{AIRFLOW_IMAGE\}$", text, re.M)
     assert "COPY --chown=airflow:0 requirements.txt" in text
-    assert "pip install --no-cache-dir -r /tmp/requirements-server.txt" in text
-    assert "apache-airflow-providers-celery==" in text and "apache-airflow-providers-postgres==" in text
+    assert "pip install --no-cache-dir -r /tmp/requirements-server.txt -r requirements-stack.txt" in text
+    stack = (ROOT / "requirements-stack.txt").read_text()
+    for provider in ("celery", "postgres", "redis", "fab"):
+        assert f"apache-airflow-providers-{provider}==" in stack, provider
     assert "pip install --no-cache-dir --no-deps -e /opt/airflow/project" in text
     for source in ("pyproject.toml", "plugins/qtickets", "include", "dags"):
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is missing"
@@ -238,14 +238,16 @@ def test_image_installs_with_the_lock_as_constraints() -> None:
     install = next(cmd for cmd in re.split(r"\n(?=[A-Z]+ )", text)
                    if cmd.startswith("RUN ") and "-r /tmp/requirements-server.txt" in cmd)
     assert re.search(r"(?:-c|--constraint)[ =]requirements\.lock\b", install), install
-    assert re.search(r"^COPY --chown=airflow:0 requirements\.txt requirements\.lock \./$", text, re.M)
+    assert re.search(r"^COPY --chown=airflow:0 requirements\.txt requirements-stack\.txt requirements\.lock \./$",
+                     text, re.M)
     lock = (ROOT / "requirements.lock").read_text().splitlines()
     pins = dict(line.split("==", 1) for line in lock if "==" in line and not line.startswith("#"))
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        requirement = line.split("#", 1)[0].strip()
-        if requirement:
-            name, version = requirement.split("==")
-            assert pins.get(name) == version, f"{name}: requirements.txt and requirements.lock disagree"
+    for file in ("requirements.txt", "requirements-stack.txt"):
+        for line in (ROOT / file).read_text().splitlines():
+            requirement = line.split("#", 1)[0].strip()
+            if requirement:
+                name, version = requirement.split("==")
+                assert pins.get(name) == version, f"{name}: {file} and requirements.lock disagree"
 
 
 def test_image_keeps_the_plugin_scan_out_of_the_package() -> None:
@@ -254,3 +256,51 @@ def test_image_keeps_the_plugin_scan_out_of_the_package() -> None:
     text = DOCKERFILE.read_text()
     assert "plugins/.airflowignore" in text
     assert "qtickets" in (ROOT / "plugins" / ".airflowignore").read_text().split("\n")
+
+
+def test_every_component_uses_the_fab_auth_manager_and_init_creates_the_roles(resolved: dict[str, Any]) -> None:
+    # ADR 0007: users and roles in the metadata DB; no SimpleAuthManager setting left behind
+    for name in AIRFLOW_SERVICES | {"airflow-init"}:
+        env = resolved["services"][name]["environment"]
+        assert env["AIRFLOW__CORE__AUTH_MANAGER"] == (
+            "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"), name
+        assert not any("SIMPLE_AUTH_MANAGER" in key for key in env), name
+    script = resolved["services"]["airflow-init"]["command"][-1]
+    assert script.index("airflow db migrate") < script.index("python -m qtickets.auth_roles")
+    assert "AIRFLOW_ADMIN_PASSWORD" not in script  # read from the environment by qtickets.auth_roles
+
+
+def test_roles_are_what_adr_0007_says() -> None:
+    from qtickets import auth_roles
+
+    viewer, operator = set(auth_roles.VIEWER_PERMISSIONS), set(auth_roles.OPERATOR_PERMISSIONS)
+    assert viewer < operator
+    for forbidden in ("Connections", "Variables", "Configurations", "Users", "Roles"):
+        assert not any(resource == forbidden for _, resource in operator), forbidden
+    assert ("can_read", "Task Logs") in viewer and ("can_read", "DAG Runs") in viewer
+    assert not any(action in ("can_create", "can_edit", "can_delete") and resource not in ("My Profile", "My Password")
+                   for action, resource in viewer)
+    assert {("can_create", "DAG Runs"), ("can_edit", "DAGs"), ("can_create", "Backfills")} <= operator
+
+
+def test_the_stack_test_runs_composes_environment(resolved: dict[str, Any], tmp_path: Path) -> None:
+    """tests/stack (and make stack) take every Airflow process's environment from this file: only
+    addresses change (host names -> loopback ports, the ClickHouse server -> an embedded folder)."""
+    from scripts import stack
+
+    ports = stack.Ports(postgres=5999, redis=6999, api=8999)
+    for name in AIRFLOW_SERVICES:
+        compose_env = resolved["services"][name]["environment"]
+        env = stack.localize(compose_env, ports, tmp_path / "home", tmp_path / "chdb")
+        changed = {key for key in compose_env if env[key] != (compose_env[key] or "")}
+        assert changed == {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND",
+                           "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                           "AIRFLOW_CONN_CLICKHOUSE_DEFAULT"}, name
+        assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("@127.0.0.1:5999/airflow")
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://:@127.0.0.1:6999/0"
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8999/execution/"
+        clickhouse = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
+        assert clickhouse["extra"] == {"pii_hash_key": "test-pii-hash-key", "pii_key_version": 1,
+                                       "embedded_path": str(tmp_path / "chdb")}
+        # what is added exists only because a process here is not a container (stack.local_only)
+        assert set(env) - set(compose_env) == set(stack.local_only(ports, tmp_path / "home")), name
