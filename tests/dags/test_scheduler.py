@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from scripts.stack import stop_group
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.dag, pytest.mark.integration]
@@ -80,31 +80,6 @@ def _wait(what: str, ready, log: Path, timeout: float = TIMEOUT) -> None:
         time.sleep(2)
 
 
-def _stop_group(proc: subprocess.Popen, grace: float) -> None:
-    """SIGTERM the process group of ``proc`` (started with ``start_new_session``), then SIGKILL what is left
-    once the leader is gone or ``grace`` seconds have passed."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
-
-
 @contextmanager
 def _standalone(env: dict[str, str], log: Path) -> Iterator[None]:
     """``airflow standalone`` until the probe DAGs are parsed; stopped (whole process group) on exit."""
@@ -118,7 +93,7 @@ def _standalone(env: dict[str, str], log: Path) -> Iterator[None]:
         finally:
             # The whole group: `standalone` can exit before its scheduler, api-server and workers, which
             # then kept running (and eating CPU) for the rest of the suite.
-            _stop_group(proc, grace=30)
+            stop_group(proc, grace=30)
 
 
 def _final_runs(env: dict[str, str], dag_id: str) -> list[tuple]:
