@@ -29,10 +29,11 @@ test: ## Install what the tests need (incl. clickhouse-server when root) and run
 lint: setup ## ruff
 	.venv/bin/ruff check .
 
-bench: setup ## Throughput / memory benchmarks (print tables; ~20 minutes)
+bench: setup ## Throughput / memory benchmarks (print tables; ~30 minutes)
 	$(PY) bench/bench_dag.py
 	$(PY) bench/bench_fetch_orders.py
 	$(PY) bench/bench_warehouse.py
 	$(PY) bench/bench_insert.py
 	$(PY) bench/bench_sql_mapping.py
 	$(PY) bench/bench_catchup.py
+	$(PY) bench/bench_load_memory.py

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_SCRIPT = ROOT / "scripts" / "clickhouse-test-server.sh"
+SCHEMA = ROOT / "include" / "sql" / "schema"
 
 
 def use_clickhouse(engine: str, schema: str, folder: str, port: int) -> None:
@@ -55,3 +57,23 @@ def run_child(script: str, engine: str, argv: list[str], server_dir: Path, port:
     finally:
         if engine == "server":
             subprocess.run([str(SERVER_SCRIPT), "stop", str(server_dir), str(port)], capture_output=True)
+
+
+def server_ddl(tables: tuple[str, ...]) -> list[str]:
+    """18.16-compatible CREATE TABLEs of the tables a load of orders touches, from the migrations."""
+    text = "\n".join(p.read_text() for p in sorted(SCHEMA.glob("*.sql")))
+    out = []
+    for table in tables:
+        match = re.search(r"CREATE TABLE IF NOT EXISTS \{\{ db \}\}\." + table + r"\s*\((.*?)\n\)\n(ENGINE[^;]*);",
+                          text, re.S)
+        body, engine = match.group(1), match.group(2)
+        body = re.sub(r"\s*CODEC\([^)]*\)\)", "", body)
+        body = re.sub(r"LowCardinality\((\w+)\)", r"\1", body)
+        body = re.sub(r"\s*--[^\n]*", "", body)
+        added = re.findall(r"ALTER TABLE \{\{ db \}\}\." + table + r" ADD COLUMN IF NOT EXISTS ([^;]*);", text)
+        columns = [c.strip() for c in body.split(",\n") if c.strip()]
+        columns += [re.sub(r"\s+COMMENT\s+'.*'$", "", c.strip(), flags=re.S) for c in added]
+        columns = [re.sub(r"\s+COMMENT\s+'[^']*'", "", c) for c in columns]
+        engine = re.sub(r"\s+TTL [^\n]*", "", engine)
+        out.append(f"CREATE TABLE IF NOT EXISTS {{{{ db }}}}.{table} ({', '.join(columns)}) {engine}")
+    return out

@@ -7,8 +7,9 @@ capture, e-mails/phones/barcodes/URLs to hash and scrub). Page generation is not
 mapping (hash-mode PII, payload_json) and inserting are, per phase. Rows are buffered up to ``--batch``
 tickets and then inserted, so memory is bounded by the batch. chDB inserts into the real staging
 tables (orders + tickets, after ``apply_migrations``); the 18.16 server (if
-``scripts/clickhouse-test-server.sh`` and the binary exist) gets a simplified 18.16-compatible
-tickets table (no CODEC/TTL, String instead of LowCardinality). Each configuration runs in its own
+``scripts/clickhouse-test-server.sh`` and the binary exist) gets an 18.16-compatible copy of the
+tickets table made from the migrations (``_harness.server_ddl``: no CODEC/TTL/COMMENT, String instead of
+LowCardinality). Each configuration runs in its own
 child process (one chDB folder per process; peak RSS per configuration).
 """
 
@@ -26,25 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from _harness import SERVER_SCRIPT, run_child, use_clickhouse
+from _harness import SERVER_SCRIPT, run_child, server_ddl, use_clickhouse
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_TICKETS_DDL = """
-CREATE TABLE IF NOT EXISTS {{ db }}.stg_qtickets_api_tickets_raw
-(
-    ticket_id UInt64, order_id UInt64, event_id UInt64, show_id UInt64, seat_id String, seat_name String,
-    order_payed UInt8, payed_at Nullable(DateTime('Europe/Moscow')), order_created_at DateTime('Europe/Moscow'),
-    order_updated_at DateTime('Europe/Moscow'), order_deleted_at Nullable(DateTime('Europe/Moscow')),
-    deleted_at Nullable(DateTime('Europe/Moscow')), refunded_at Nullable(DateTime('Europe/Moscow')),
-    checked_at Nullable(DateTime('Europe/Moscow')), price Decimal(12, 2), original_price Decimal(12, 2),
-    discount_value Decimal(12, 2), ticket_amount Decimal(12, 2), service_fee_amount Decimal(12, 2),
-    refunded_amount Decimal(12, 2), quantity UInt32, currency String, utm_source String, utm_medium String,
-    utm_campaign String, utm_content String, utm_term String, is_sold UInt8, client_email_hash String,
-    client_phone_hash String, barcode_hash String, payload_json String, _ver UInt64,
-    _loaded_at DateTime('Europe/Moscow')
-)
-ENGINE = ReplacingMergeTree(_ver) PARTITION BY toYYYYMM(order_created_at) ORDER BY ticket_id
-"""
 BASE = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
 SEATS = ("Детский билет (в будни)", "Взрослый билет (в выходные)", "CENTER_PARTERRE", "Танцевальный партер")
 
@@ -119,7 +104,8 @@ def child(engine: str, tickets: int, batch: int, folder: str, port: int) -> dict
             apply_migrations(hook)
             tables = (ORDERS_TABLE, TICKETS_TABLE)
         else:
-            hook.execute(SERVER_TICKETS_DDL)
+            for sql in server_ddl((TICKETS_TABLE,)):
+                hook.execute(sql)
             tables = (TICKETS_TABLE,)
         for table in tables:
             hook.execute("TRUNCATE TABLE {{ db }}.{{ t }}", t=table)
