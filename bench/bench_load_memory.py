@@ -231,6 +231,33 @@ def run_child(mode: str, engine: str, work: Path, env: dict[str, str], args: arg
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def report(results: list[dict], args: argparse.Namespace) -> None:
+    print(f"\nOne load_orders task body, whole history, concurrency {args.concurrency}, "
+          f"latency {args.latency_ms:.0f} ms (sandbox in the parent process)\n")
+    print(f"{'engine':7} {'orders':>7} {'tickets':>8} {'wall s':>7} {'cpu s':>6} {'tickets/cpu-s':>13} "
+          f"{'ru_maxrss MB':>12} {'sampled MB':>10} {'before load MB':>14} {'srv cpu s':>9} {'srv MB':>7}"
+          + (f" {'py peak MB':>10}" if args.tracemalloc else ""))
+    for r in results:
+        tickets = r["rows"].get("stg_qtickets_api_tickets_raw", 0)
+        srv_cpu = f"{r['server_cpu']:.1f}" if r.get("server_cpu") is not None else "-"
+        srv_mb = f"{r['server_mb']:.0f}" if r.get("server_mb") else "-"
+        print(f"{r['engine']:7} {r['orders']:>7} {tickets:>8} {r['wall']:>7.1f} {r['cpu']:>6.1f} "
+              f"{tickets / r['cpu']:>13,.0f} {r['rss_mb']:>12.0f} {r['sampled_mb']:>10.0f} {r['base_mb']:>14.0f} "
+              f"{srv_cpu:>9} {srv_mb:>7}" + (f" {r['traced_peak_mb']:>10.0f}" if args.tracemalloc else ""))
+    for r in results:
+        for line in r.get("traced_alive", []):
+            print(f"  still allocated after the {r['engine']} {r['orders']} load: {line}")
+    for r in results:
+        if r.get("top"):
+            own, total = r["top"]
+            print(f"\npy-spy, {r['engine']} {r['orders']} orders: top by own samples")
+            for frame, share in own:
+                print(f"  {share:6.1%}  {frame}")
+            print("  top by total samples (inclusive)")
+            for frame, share in total:
+                print(f"  {share:6.1%}  {frame}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", default="20000,126000")
@@ -291,30 +318,7 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\nOne load_orders task body, whole history, concurrency {args.concurrency}, "
-          f"latency {args.latency_ms:.0f} ms (sandbox in the parent process)\n")
-    print(f"{'engine':7} {'orders':>7} {'tickets':>8} {'wall s':>7} {'cpu s':>6} {'tickets/cpu-s':>13} "
-          f"{'ru_maxrss MB':>12} {'sampled MB':>10} {'before load MB':>14} {'srv cpu s':>9} {'srv MB':>7}"
-          + (f" {'py peak MB':>10}" if args.tracemalloc else ""))
-    for r in results:
-        tickets = r["rows"].get("stg_qtickets_api_tickets_raw", 0)
-        srv_cpu = f"{r['server_cpu']:.1f}" if r.get("server_cpu") is not None else "-"
-        srv_mb = f"{r['server_mb']:.0f}" if r.get("server_mb") else "-"
-        print(f"{r['engine']:7} {r['orders']:>7} {tickets:>8} {r['wall']:>7.1f} {r['cpu']:>6.1f} "
-              f"{tickets / r['cpu']:>13,.0f} {r['rss_mb']:>12.0f} {r['sampled_mb']:>10.0f} {r['base_mb']:>14.0f} "
-              f"{srv_cpu:>9} {srv_mb:>7}" + (f" {r['traced_peak_mb']:>10.0f}" if args.tracemalloc else ""))
-    for r in results:
-        for line in r.get("traced_alive", []):
-            print(f"  still allocated after the {r['engine']} {r['orders']} load: {line}")
-    for r in results:
-        if r.get("top"):
-            own, total = r["top"]
-            print(f"\npy-spy, {r['engine']} {r['orders']} orders: top by own samples")
-            for frame, share in own:
-                print(f"  {share:6.1%}  {frame}")
-            print("  top by total samples (inclusive)")
-            for frame, share in total:
-                print(f"  {share:6.1%}  {frame}")
+    report(results, args)
     print(f"\nload average at the end: {os.getloadavg()[0]:.1f} (on {os.cpu_count()} CPUs)")
     return 0
 
