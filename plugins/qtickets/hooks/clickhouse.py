@@ -84,11 +84,15 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} {value!r} to ClickHouse")
 
 
-def _dump_columns(batch: list[tuple]) -> bytes:
-    """A batch as one ``JSONCompactColumns`` document: transposing in C and one orjson call is ~4x
+def _columns(batch: list[tuple]) -> list[tuple]:
+    """The batch transposed (one tuple per column), in C; rows of unequal width raise ValueError."""
+    return list(zip(*batch, strict=True))
+
+
+def _dump_columns(columns: list[tuple]) -> bytes:
+    """Columns as one ``JSONCompactColumns`` document: transposing in C and one orjson call is ~4x
     faster than serialising row by row."""
-    return orjson.dumps(list(zip(*batch, strict=True)), default=_json_default,
-                        option=orjson.OPT_PASSTHROUGH_DATETIME)
+    return orjson.dumps(columns, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 def _float(extra: Mapping[str, Any], key: str, default: float) -> float:
@@ -418,14 +422,19 @@ class ClickHouseHook(DbApiHook):
         return total
 
     def _insert_batch(self, qualified: str, col_sql: str, batch: list[tuple]) -> int:
-        if self.is_embedded:
-            try:
-                payload = _dump_columns(batch)
-            except (TypeError, ValueError) as exc:  # unserialisable value, or rows of unequal width
-                raise ClickHouseQueryError(f"cannot insert into {qualified}: {exc}") from None
+        """One batch, sent column by column: chDB gets one ``JSONCompactColumns`` document, the driver
+        ``columnar=True`` (it would otherwise transpose the rows itself, one Python loop per column)."""
+        try:
+            columns = _columns(batch)
+            payload = _dump_columns(columns) if self.is_embedded else None
+        except (TypeError, ValueError) as exc:  # unserialisable value, or rows of unequal width
+            raise ClickHouseQueryError(f"cannot insert into {qualified}: {exc}") from None
+        if payload is not None:
+            del columns  # only the document goes to chDB: free the column tuples first
             self._embedded().insert_batch(qualified, col_sql, payload)
             return len(batch)
-        self._server_execute(self._client(), f"INSERT INTO {qualified} ({col_sql}) VALUES", batch)
+        self._server_execute(self._client(), f"INSERT INTO {qualified} ({col_sql}) VALUES", columns,
+                             columnar=True)
         return len(batch)
 
     def close(self) -> None:

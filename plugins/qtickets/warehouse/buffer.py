@@ -1,4 +1,4 @@
-"""The row buffer of a load: mapped rows collected per table and inserted in large batches."""
+"""The row buffer of a load: mapped rows collected per table and inserted in batches bounded by rows and bytes."""
 
 from __future__ import annotations
 
@@ -8,11 +8,24 @@ from typing import Any
 
 #: Rows per insert: few, large parts, and memory that stays flat over a whole history.
 INSERT_BATCH_ROWS = 20_000
+#: Approximate bytes of values per insert (text lengths + 8 per other value): a table with large rows
+#: (payloads) is flushed before ``INSERT_BATCH_ROWS`` rows pile up.
+INSERT_BATCH_BYTES = 8 * 2**20
+
+
+def approx_bytes(rows: list[tuple]) -> int:
+    """Estimated value bytes of ``rows``: the middle row's text lengths (+ 8 per other value) times the
+    row count. Rows of one page are alike, and one row per page keeps the estimate cheap."""
+    if not rows:
+        return 0
+    sample = rows[len(rows) // 2]
+    return len(rows) * sum(len(v) if type(v) is str else 8 for v in sample)
 
 
 @dataclass
 class RowBuffer:
-    """Collects mapped rows per table and inserts them in batches of ``batch_rows``.
+    """Collects mapped rows per table and inserts a table's rows once ``batch_rows`` rows or about
+    ``batch_bytes`` bytes are pending; each insert hands its rows over and keeps no reference to them.
 
     :param ch: the ClickHouse hook (``insert(table, columns, rows)``).
     :param columns: table -> column order of the row tuples.
@@ -22,19 +35,25 @@ class RowBuffer:
     ch: Any
     columns: dict[str, tuple[str, ...]]
     batch_rows: int = INSERT_BATCH_ROWS
+    batch_bytes: int = INSERT_BATCH_BYTES
     before_insert: Callable[[str, list[tuple]], None] | None = None
     pending: dict[str, list[tuple]] = field(default_factory=dict)
+    pending_bytes: dict[str, int] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
 
     def add(self, rows_by_table: dict[str, list[tuple]]) -> None:
         for table, rows in rows_by_table.items():
+            if not rows:
+                continue
             bucket = self.pending.setdefault(table, [])
             bucket.extend(rows)
-            if len(bucket) >= self.batch_rows:
+            size = self.pending_bytes[table] = self.pending_bytes.get(table, 0) + approx_bytes(rows)
+            if len(bucket) >= self.batch_rows or size >= self.batch_bytes:
                 self._flush(table)
 
     def _flush(self, table: str) -> None:
         rows = self.pending.pop(table, [])
+        self.pending_bytes.pop(table, None)
         if rows:
             if self.before_insert is not None:
                 self.before_insert(table, rows)
