@@ -41,9 +41,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "checked_at", "price", "original_price", "discount_value", "ticket_amount", "service_fee_amount",
         "refunded_amount", "quantity", "currency", "utm_source", "utm_medium", "utm_campaign",
         "utm_content", "utm_term", "is_sold", "client_email_hash", "client_phone_hash", "barcode_hash",
-        "payload_json", "_ver", "_loaded_at", "pii_key_version",
+        "payload_json", "_ver", "_loaded_at", "pii_key_version", "payload_version",
     ),
 }
+
+#: ``payload_version`` of the ticket rows this mapper writes: ``payload_json`` holds only the basket keys
+#: no typed column holds (ADR 0011). Rows loaded before read 1: the whole scrubbed basket.
+TICKET_PAYLOAD_VERSION = 2
+#: Basket keys whose value a typed column of the ticket row holds; ``payload_json`` leaves them out.
+TYPED_BASKET_KEYS = frozenset({
+    "id", "event_id", "show_id", "seat_id", "seat_name", "deleted_at", "refunded_at", "checked_at", "price",
+    "original_price", "discount_value", "ticket_amount", "service_fee_amount", "refunded_amount", "quantity",
+})
+#: Basket keys held by the hash columns: left out of ``payload_json`` in hash mode (the payload would hold
+#: the same hash); in clear mode the hash columns do not hold the value, so the payload keeps it.
+HASHED_BASKET_KEYS = frozenset({"client_email", "client_phone", "barcode"})
 
 
 #: Basket fields the ticket row reads, fetched by one C call (``itemgetter``) instead of one
@@ -54,6 +66,11 @@ _BASKET_KEYS = (
     "client_email", "client_phone", "barcode",
 )
 _basket_fields = itemgetter(*_BASKET_KEYS)
+
+
+def ticket_payload_without(pii: PiiPolicy) -> frozenset[str]:
+    """Basket keys a ticket row's ``payload_json`` leaves out under ``pii``: those its typed columns hold."""
+    return TYPED_BASKET_KEYS | HASHED_BASKET_KEYS if pii.hashing else TYPED_BASKET_KEYS
 
 
 def _client_contacts(order: dict) -> tuple[Any, Any]:
@@ -88,7 +105,8 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
     key_version = pii.key_version
     # Raw-value caches behind hash_email/hash_phone/hash_barcode, called directly for truthy str values.
     email_of, phone_of, barcode_of = pii._email, pii._phone, pii._barcode
-    scrub_top = pii._scrub_top  # this level of scrub_basket(b, pii); see the payload note below
+    scrub_top = pii._scrub_top  # this level of scrub_basket(b, pii, without=...); see the payload note below
+    remainder_drop = pii._drop | ticket_payload_without(pii)
     fast_dumps = orjson.dumps  # vendor JSON has str keys only; anything else falls back to dumps()
     _money, _to_epoch, _uint, _text = money, to_epoch, uint, text
     orders: list[tuple] = []
@@ -159,16 +177,17 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
             email_hash = email_of(email_v) if email_v and type(email_v) is str else hash_email(email_v)
             phone_hash = phone_of(phone_v) if phone_v and type(phone_v) is str else hash_phone(phone_v)
             barcode_hash = barcode_of(barcode_v) if barcode_v and type(barcode_v) is str else hash_barcode(barcode_v)
-            # payload_json == dumps(scrub_basket(b, pii)), cheaper: scrub the basket's own keys, dump,
-            # and only when the text holds a "{" after the first byte (a nested object, or a "{"
-            # inside some string) scrub the nested values as well. Without nested objects the full
-            # scrub changes nothing below this level (lists of scalars stay as they are).
+            # payload_json == dumps(scrub_basket(b, pii, without=typed keys)): the basket's keys no typed
+            # column holds (ADR 0011), cheaper: scrub the basket's own keys, dump, and only when the text
+            # holds a "{" after the first byte (a nested object, or a "{" inside some string) scrub the
+            # nested values as well. Without nested objects the full scrub changes nothing below this
+            # level (lists of scalars stay as they are).
             try:
-                raw = fast_dumps(scrub_top(b, False))
+                raw = fast_dumps(scrub_top(b, False, remainder_drop))
             except TypeError:  # non-str keys or odd values: the tolerant encoder below
                 raw = None
             if raw is None or raw.find(b"{", 1) != -1:
-                payload = dumps(scrub_basket(b, pii))
+                payload = dumps(scrub_basket(b, pii, without=ticket_payload_without(pii)))
             else:
                 payload = raw.decode()
             add_ticket(
@@ -181,6 +200,7 @@ def map_orders(records: list[dict], ctx: MapContext) -> dict[str, list[tuple]]:
                     currency, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
                     1 if (order_alive and b_deleted is None and refunded_at is None) else 0,
                     email_hash, phone_hash, barcode_hash, payload, row_ver, loaded_at, key_version,
+                    TICKET_PAYLOAD_VERSION,
                 )
             )
     return {ORDERS_TABLE: orders, TICKETS_TABLE: tickets}

@@ -226,18 +226,31 @@ def _ticket_rows(ctx: MapContext, *baskets: dict) -> list[dict]:
     ],
     ids=["flat", "nested-pii", "brace-in-text", "non-str-key", "odd-value"],
 )
-def test_ticket_payload_is_the_full_scrub_of_the_basket(mode, extra):
+def test_ticket_payload_is_the_scrubbed_basket_without_its_typed_keys(mode, extra):
+    """ADR 0011: payload_json holds every scrubbed basket key that no typed column holds, and only those
+    (the hash columns hold e-mail, phone and barcode in hash mode only)."""
+    import json
+
     from qtickets.pii import scrub_basket
     from qtickets.rows.common import dumps
+    from qtickets.rows.orders import HASHED_BASKET_KEYS, TICKET_PAYLOAD_VERSION, TYPED_BASKET_KEYS
 
     ctx = MapContext(FETCHED, PiiPolicy(mode, b"k"))
     b = basket(10, **extra)
     (row,) = _ticket_rows(ctx, b)
-    assert row["payload_json"] == dumps(scrub_basket(b, ctx.pii))
+    typed = TYPED_BASKET_KEYS | (HASHED_BASKET_KEYS if mode == "hash" else frozenset())
+    full = scrub_basket(b, ctx.pii)
+    expected = {k: v for k, v in full.items() if k not in typed}
+    assert row["payload_json"] == dumps(expected)
+    assert list(json.loads(row["payload_json"])) == [k for k in b if k in expected]  # vendor key order
+    assert row["payload_version"] == TICKET_PAYLOAD_VERSION == 2
     assert "pdf_url" not in row["payload_json"] and "https://q/pdf/s" not in row["payload_json"]
+    assert '"price"' not in row["payload_json"] and '"seat_name"' not in row["payload_json"]
     if mode == "hash":
         for secret in ("Ольга", "o@x.ru", "+7 900", "Иван", "Holder@Example.com"):
             assert secret not in row["payload_json"]
+    else:
+        assert "Holder@Example.com" in row["payload_json"] and "BC10" in row["payload_json"]
 
 
 def test_basket_without_optional_fields_maps_like_null_fields(ctx):
