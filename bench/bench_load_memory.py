@@ -71,6 +71,27 @@ class RssSampler:
 
 
 # ----------------------------------------------------------------------------------------------- child
+def _chdb_overrides() -> None:
+    """``--chdb-params`` (appended to chDB's connection string: engine settings) and ``--chdb-set`` (a
+    ``SET`` run on the session after the loader's own), passed through the environment."""
+    params, extra_set = os.environ.get("BENCH_CHDB_PARAMS"), os.environ.get("BENCH_CHDB_SET")
+    if not params and not extra_set:
+        return
+    from chdb import session
+
+    from qtickets.hooks import _chdb
+
+    original = session.Session
+
+    class Session(original):  # type: ignore[misc, valid-type]
+        def __init__(self, path: str = "", *a: object, **kw: object) -> None:
+            super().__init__(f"{path}&{params}" if params else path, *a, **kw)
+
+    session.Session = Session
+    if extra_set:
+        _chdb._SESSION_SETTINGS = f"{_chdb._SESSION_SETTINGS}, {extra_set}"
+
+
 def _threads_cpu() -> dict[str, float]:
     """CPU seconds per thread name of this process (Python threads and chDB's own), largest first."""
     out: Counter[str] = Counter()
@@ -109,6 +130,7 @@ def child(mode: str, engine: str, folder: str, port: int, tracemalloc_on: bool) 
         import tracemalloc
 
         tracemalloc.start(8)
+    _chdb_overrides()
     from datetime import UTC, datetime
 
     from qtickets import pipeline
@@ -268,6 +290,10 @@ def main() -> int:
     parser.add_argument("--no-baselines", dest="baselines", action="store_false")
     parser.add_argument("--py-spy", metavar="DIR", help="profile each load child with py-spy (raw stacks in DIR)")
     parser.add_argument("--tracemalloc", action="store_true", help="report the peak of Python-traced memory")
+    parser.add_argument("--chdb-params", default="", help="appended to chDB's connection string, e.g. "
+                        "mark_cache_size=67108864 (engine settings to try)")
+    parser.add_argument("--chdb-set", default="", help="settings added to the session's SET, e.g. "
+                        "max_insert_threads=1, max_block_size=8192")
     parser.add_argument("--child", nargs=4, metavar=("MODE", "ENGINE", "FOLDER", "PORT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -280,7 +306,8 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="bench-load-memory-"))
     base_env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT}", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW_HOME": str(work / "airflow")}
+                "AIRFLOW_HOME": str(work / "airflow"), "BENCH_CHDB_PARAMS": args.chdb_params,
+                "BENCH_CHDB_SET": args.chdb_set}
     engines = [e for e in args.engines.split(",") if e]
     if "server" in engines and not (SERVER_SCRIPT.exists() and shutil.which("clickhouse-server")):
         print("skipping server: scripts/clickhouse-test-server.sh or clickhouse-server missing")
