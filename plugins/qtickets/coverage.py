@@ -112,7 +112,10 @@ def plan_windows(
 
     - the run's own ``requested`` window (its data interval, or ``since_hours``), never past ``now``;
     - everything after where coverage ends (scheduler downtime, failed runs, skipped intervals);
-    - holes within ``lookback`` before that (a run that failed between two that succeeded);
+    - holes within ``lookback`` before that (a run that failed between two that succeeded), counting
+      the run's own window as read: a backfill of an interval before the first load also reads the
+      stretch between the two when it lies within ``lookback`` -- left unread it would be a hole the
+      coverage check names (failing another run's checks) until the next run reads it;
 
     each uncovered stretch widened ``overlap`` backwards, minus what this same run already covered
     (``done``: a task retry continues instead of starting over), split into ``chunk``-sized windows.
@@ -122,7 +125,9 @@ def plan_windows(
     frontier = coverage.frontier
     if frontier is not None and frontier < end:
         wanted.append((frontier - overlap, end))
-    for start, stop in coverage.holes(now - lookback, min(frontier or end, end)):
+    starts = [s for s in (coverage.first_start, *(start for start, _ in wanted[:1])) if s is not None]
+    after_this_run = Coverage.of([*coverage.covered, *wanted[:1]], min(starts) if starts else None)
+    for start, stop in after_this_run.holes(now - lookback, frontier or end):
         wanted.append((start - overlap, stop))
     windows: list[Window] = []
     for start, stop in subtract(merge(wanted), done):

@@ -216,6 +216,45 @@ def test_a_load_of_an_overlapping_run_before_the_checks_is_pending_not_a_fault(d
     assert _warehouse_sales() == _vendor_sales_before(env, current)
 
 
+def test_a_backfill_before_the_first_load_leaves_no_hole_for_the_checks_of_a_run_beside_it(dagbag, env,
+                                                                                            monkeypatch):
+    """A new deployment's first scheduled run reads only its own interval; a backfill of an interval an
+    hour back, landing beside it (before its checks), must read through to the first load: left unread,
+    the stretch between them is a hole the scheduled run's coverage check fails on (the stack test saw a
+    scheduled run fail so, with its retries, while a backfill ran beside it)."""
+    from qtickets import pipeline
+    from qtickets.params import RunParams
+    from qtickets.window import Window
+
+    dag = runnable(dagbag)
+    current = _quarter_floor(datetime.now(UTC))
+    backfill = Window(current - 80 * timedelta(minutes=1), current - 60 * timedelta(minutes=1))
+    # the vendor's changes: one in the backfilled interval, one between it and the first run, one in the run's
+    for minutes in (70, 40, 10):
+        env.data.add_orders(1, current - timedelta(minutes=minutes), paid=True)
+    real_rebuild = pipeline.rebuild_facts
+    backfilled: dict = {}
+
+    def rebuild_then_a_backfill_loads(*args, **kwargs):
+        result = real_rebuild(*args, **kwargs)
+        backfilled.update(pipeline.load_dataset("orders", params=RunParams(datasets=("orders",)), window=backfill,
+                                                run_id="backfill__beside"))
+        return result
+
+    monkeypatch.setattr(pipeline, "rebuild_facts", rebuild_then_a_backfill_loads)
+    run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["orders"]))
+    assert str(run.state) == "success", _states(run)
+    assert backfilled["status"] == "loaded", backfilled
+
+    vendor = {o["id"] for o in _all_orders(env) if backfill.start <= datetime.fromisoformat(o["updated_at"]) < current}
+    staged = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
+    assert vendor <= staged and len(vendor) >= 3
+    spans = _query("SELECT toUnixTimestamp(range_start), toUnixTimestamp(range_end) FROM {{ db }}.meta_coverage "
+                   "WHERE dataset = 'orders' ORDER BY range_start")
+    assert spans[0][0] <= int(backfill.start.timestamp()) and spans[-1][1] == int(current.timestamp())
+    assert all(a_end >= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), spans
+
+
 def _published_facts() -> list[tuple]:
     return [*_query("SELECT * FROM {{ db }}.fact_qtickets_sales_daily ORDER BY ALL"),
             *_query("SELECT * FROM {{ db }}.fact_qtickets_sales_utm_daily ORDER BY ALL")]

@@ -67,6 +67,16 @@ def test_a_backfill_of_the_past_reads_its_interval_only():
     assert _spans(plan_windows(covered, requested, now=T0)) == [(requested.start, requested.end)]
 
 
+def test_a_backfill_just_before_the_first_load_reads_through_to_it():
+    """A new deployment's first run read only its own interval; a backfill of an interval an hour back
+    must not leave the stretch between the two unread (a hole for the coverage check of another run)."""
+    covered = Coverage.of([(T0 - 20 * M, T0)])
+    requested = Window(T0 - 80 * M, T0 - 60 * M)
+    windows = plan_windows(covered, requested, now=T0 + M)
+    assert _spans(windows) == [(T0 - 80 * M, T0 - 20 * M)]
+    assert holes([*covered.covered, *_spans(windows)], T0 - 80 * M, T0) == []
+
+
 def test_a_task_retry_continues_where_its_earlier_attempt_stopped():
     requested = Window(T0 - 3 * CHUNK - timedelta(days=10), T0)
     first = plan_windows(Coverage.of([]), requested, now=T0)
