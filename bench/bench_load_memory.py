@@ -34,7 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from _harness import server_ddl
+from _harness import server_ddl, server_peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_SCRIPT = ROOT / "scripts" / "clickhouse-test-server.sh"
@@ -180,17 +180,6 @@ def _server_cpu(directory: Path) -> float | None:
         return None
 
 
-def _server_peak_mb(directory: Path) -> float | None:
-    try:
-        pid = (directory / "server.pid").read_text().strip()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
 def top_functions(raw: Path, n: int = 5) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
     """Top ``n`` functions by own and by total share of the load's samples in a py-spy raw file.
 
@@ -243,7 +232,7 @@ def run_child(mode: str, engine: str, work: Path, env: dict[str, str], args: arg
         if engine == "server":
             cpu1 = _server_cpu(server_dir)
             result["server_cpu"] = None if cpu1 is None or server_cpu0 is None else cpu1 - server_cpu0
-            result["server_mb"] = _server_peak_mb(server_dir)
+            result["server_mb"] = server_peak_mb(server_dir)
         if raw is not None and raw.exists():
             result["top"] = top_functions(raw)
         return result
