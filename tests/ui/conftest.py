@@ -55,7 +55,7 @@ def _browser_missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # closed after tests/ui: Playwright's sync API keeps an event loop running until then
 def chromium():
     missing = _browser_missing()
     if missing:
