@@ -125,8 +125,9 @@ def plan_windows(
     frontier = coverage.frontier
     if frontier is not None and frontier < end:
         wanted.append((frontier - overlap, end))
-    starts = [s for s in (coverage.first_start, *(start for start, _ in wanted[:1])) if s is not None]
-    after_this_run = Coverage.of([*coverage.covered, *wanted[:1]], min(starts) if starts else None)
+    own = wanted[:1]  # the requested window, when it is not empty
+    first_start = min((s for s in (coverage.first_start, *(start for start, _ in own)) if s is not None), default=None)
+    after_this_run = Coverage.of([*coverage.covered, *own], first_start)
     for start, stop in after_this_run.holes(now - lookback, frontier or end):
         wanted.append((start - overlap, stop))
     windows: list[Window] = []

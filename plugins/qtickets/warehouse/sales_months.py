@@ -79,13 +79,17 @@ def months_out_of_sync(ch: Any) -> set[date]:
 def staging_mark(ch: Any) -> int:
     """The change mark of the sales facts' staging table (``queries/staging_mark.sql``): it moves when
     rows are inserted or mutated, not when parts merge. Take it *before* reading staging for a rebuild."""
-    rows = ch.run_sql_file(QUERIES_DIR / "staging_mark.sql")
-    return int(rows[0][0] or 0) if rows else 0
+    return _mark(ch, "staging_mark.sql")
 
 
 def staging_changed_since_publish(ch: Any) -> bool:
     """Whether staging changed after the latest published sales rebuild read it (True when none
     recorded its mark): facts that disagree with it then wait for the next rebuild."""
-    rows = ch.run_sql_file(QUERIES_DIR / "published_staging_mark.sql")
-    published = int(rows[0][0] or 0) if rows else 0
+    published = _mark(ch, "published_staging_mark.sql")
     return published == 0 or staging_mark(ch) != published
+
+
+def _mark(ch: Any, query: str) -> int:
+    """The one number ``queries/<query>`` returns (0 when none)."""
+    rows = ch.run_sql_file(QUERIES_DIR / query)
+    return int(rows[0][0] or 0) if rows else 0
