@@ -495,6 +495,28 @@ def wait_runs(st: Stack, done: Callable[[list[tuple]], bool], timeout: float, da
         time.sleep(2)
 
 
+def pause_when_idle(st: Stack, timeout: float, dag_id: str = "qtickets_api") -> list[tuple]:
+    """Pause ``dag_id`` with none of its runs unfinished; return the runs.
+
+    Airflow's scheduler does not schedule the tasks of a paused DAG's running runs
+    (``DagRun.get_running_dag_runs_to_examine`` filters on ``is_paused``): pausing while a run is in flight
+    strands it. A schedule boundary crossed while a test waits makes such a run. So: wait until every run has
+    finished while the DAG is unpaused, pause, and go round again if a run was created in between.
+    """
+    def finished(runs: list[tuple]) -> bool:
+        return all(r[2] in ("success", "failed") for r in runs)
+
+    for _ in range(3):
+        wait_runs(st, finished, timeout, dag_id)
+        st.airflow("dags", "pause", dag_id)
+        runs = st.sql("SELECT run_id, run_type, state, data_interval_start, data_interval_end FROM dag_run "
+                      "WHERE dag_id = %s ORDER BY id", dag_id)
+        if finished(runs):
+            return runs
+        st.airflow("dags", "unpause", dag_id)
+    raise TimeoutError(f"{dag_id} kept creating runs while being paused: {runs}")
+
+
 def run_metrics(st: Stack, run_id: str, dag_id: str = "qtickets_api") -> dict[str, Any]:
     """Wall time of one run and the queued -> running latency of each of its task instances."""
     (start, end), = st.sql("SELECT start_date, end_date FROM dag_run WHERE dag_id = %s AND run_id = %s", dag_id, run_id)
