@@ -24,7 +24,7 @@ stack-test: setup ## Only the real-stack test (marker stack; ~10 minutes; needs 
 
 test: ## Install what the tests need (incl. clickhouse-server when root) and run the whole suite
 	scripts/setup.sh --server
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 lint: setup ## ruff
 	.venv/bin/ruff check .

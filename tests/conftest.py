@@ -19,6 +19,11 @@ SHARED = ROOT.parent / "shared"
 CAPTURES = SHARED / "fixtures" / "qtickets-captures"
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="qtickets-airflow-home-"))
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist workers inherit the controller's environment, this module's settings included: each
+    # worker needs its own home and metadata DB (one worker's resetdb would wipe another's runs)
+    os.environ.pop("AIRFLOW_HOME", None)
+    os.environ.pop("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", None)
 os.environ.setdefault("AIRFLOW_HOME", str(_AIRFLOW_HOME))
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
