@@ -38,6 +38,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import requests
 
+from tests.conftest import drop_embedded_database
 from tests.dags.conftest import conf, runnable
 from tests.dags.vendor import _all_orders, _states
 from tests.fakes import FakeHttpEndpoint, _start_http, _telegram_reply
@@ -271,10 +272,12 @@ def _telegram_refusing(endpoint_box: list[FakeHttpEndpoint]) -> Callable[[dict],
 
 
 @pytest.fixture(scope="module")
-def drill_database() -> str:
+def drill_database(chdb_dir) -> Iterator[str]:
     """One warehouse database for the whole module: migrations run once, every mode's writes stay in it
     and every scan reads all of them."""
-    return f"t_drill_{uuid.uuid4().hex[:10]}"
+    name = f"t_drill_{uuid.uuid4().hex[:10]}"
+    yield name
+    drop_embedded_database(chdb_dir, name)
 
 
 @pytest.fixture(scope="module")
