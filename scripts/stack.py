@@ -480,12 +480,17 @@ def stack(workdir: Path, values: dict[str, str], ports: Ports, *, executor: str 
 # ------------------------------------------------------------------------------------------ measuring
 
 
+def dag_runs(st: Stack, dag_id: str = "qtickets_api") -> list[tuple]:
+    """``dag_run`` rows of ``dag_id``: (run_id, run_type, state, data_interval_start, data_interval_end)."""
+    return st.sql("SELECT run_id, run_type, state, data_interval_start, data_interval_end FROM dag_run "
+                  "WHERE dag_id = %s ORDER BY id", dag_id)
+
+
 def wait_runs(st: Stack, done: Callable[[list[tuple]], bool], timeout: float, dag_id: str = "qtickets_api") -> list[tuple]:
     """Poll ``dag_run`` rows (run_id, run_type, state, data_interval_start, data_interval_end) until ``done``."""
     deadline = time.monotonic() + timeout
     while True:
-        runs = st.sql("SELECT run_id, run_type, state, data_interval_start, data_interval_end FROM dag_run "
-                      "WHERE dag_id = %s ORDER BY id", dag_id)
+        runs = dag_runs(st, dag_id)
         if done(runs):
             return runs
         if time.monotonic() > deadline:
@@ -509,8 +514,7 @@ def pause_when_idle(st: Stack, timeout: float, dag_id: str = "qtickets_api") -> 
     for _ in range(3):
         wait_runs(st, finished, timeout, dag_id)
         st.airflow("dags", "pause", dag_id)
-        runs = st.sql("SELECT run_id, run_type, state, data_interval_start, data_interval_end FROM dag_run "
-                      "WHERE dag_id = %s ORDER BY id", dag_id)
+        runs = dag_runs(st, dag_id)
         if finished(runs):
             return runs
         st.airflow("dags", "unpause", dag_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,8 +69,6 @@ def drop_embedded_database(folder: Path, name: str) -> None:
     an in-process DAG run opens one: with the databases of earlier tests left behind, an open took 2.8 s
     (120 databases) instead of 0.05 s, and DAG tests late in a session ran several times slower.
     """
-    import warnings
-
     from qtickets.hooks import _chdb
 
     if not (folder / "metadata").is_dir():

@@ -50,6 +50,15 @@ backfilled = build_dag({BACKFILLED!r}, schedule=CronDataIntervalTimetable("*/15 
 TIMEOUT = 300
 
 
+def sqlite_url(home: Path) -> str:
+    """The metadata DB of a test's ``airflow standalone``.
+
+    Every component and CLI call writes this one sqlite file: wait up to 60 s for its lock (the default
+    5 s failed ``airflow backfill create`` with "database is locked" on a busy machine).
+    """
+    return f"sqlite:///{home}/airflow.db?timeout=60"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,9 +123,7 @@ def scheduler_env(tmp_path, qtickets_env, fake_slack) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": "4",
-        # every component and CLI call writes one sqlite file: wait up to 60 s for its lock (the default 5 s
-        # failed `airflow backfill create` with "database is locked" on a busy machine)
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db?timeout=60",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(home),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",

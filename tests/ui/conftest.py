@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT
-from tests.dags.test_scheduler import _airflow, _free_port, _rows, _standalone, _wait
+from tests.dags.test_scheduler import _airflow, _free_port, _rows, _standalone, _wait, sqlite_url
 
 CHROMIUM = "/usr/bin/chromium"
 # As this machine's notes require: no sandbox as root, no GPU, no background traffic to Google's hosts.
@@ -107,9 +107,7 @@ def airflow_ui(tmp_path_factory, chromium) -> Iterator[Airflow]:
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # no login page in the way
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
-        # every component and CLI call writes one sqlite file: wait up to 60 s for its lock (the default 5 s
-        # failed `airflow backfill create` with "database is locked" on a busy machine)
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db?timeout=60",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlite_url(home),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
