@@ -211,4 +211,17 @@ class EmbeddedEngine:
                     result = ins.finish()
             except RuntimeError as exc:
                 raise classify(exc, where=self.where) from None
+            self._release_memory()
         return int(getattr(result, "rows_written", 0) or 0)
+
+    def _release_memory(self) -> None:
+        """Hand the engine's freed memory back to the OS after an insert.
+
+        The engine's allocator (jemalloc) otherwise keeps what an insert and the merges it starts freed, so a
+        load task's RSS ratchets up with the window (ADR 0011: 126 000 orders peaked 20 % above 20 000; with
+        this, within 10 %). A purge takes about a millisecond; a failing one only costs memory, never the insert.
+        """
+        try:
+            self.entry.session.query("SYSTEM JEMALLOC PURGE")
+        except RuntimeError as exc:
+            log.debug("SYSTEM JEMALLOC PURGE failed (memory is only returned later): %s", first_line(str(exc)))
