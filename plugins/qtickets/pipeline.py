@@ -84,7 +84,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         return {**stats, "status": "skipped", "reason": reason}
     if params.dry_run:
         return {**stats, **_dry_run(f"load_{name}")}
-    from qtickets import warehouse
+    from qtickets import gc_scope, warehouse
     from qtickets.apis import open_apis
     from qtickets.cadence import is_due
     from qtickets.pii import PiiPolicy
@@ -115,11 +115,12 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         for chunk in windows:
             log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.reads,
                      chunk.start.isoformat(), chunk.end.isoformat())
-            for page in ds.fetch(apis, chunk):
-                records += len(page)
-                months.add_page(page)
-                buffer.add(ds.map(page, ctx))
-            written = buffer.flush()
+            with gc_scope.bulk_load():
+                for page in ds.fetch(apis, chunk):
+                    records += len(page)
+                    months.add_page(page)
+                    buffer.add(ds.map(page, ctx))
+                written = buffer.flush()
             if _uses_coverage(ds, params):
                 # Only now are the chunk's rows in staging: a failure before this line leaves it uncovered,
                 # and the next run (or this task's retry) reads it again.
