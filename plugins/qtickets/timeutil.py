@@ -7,6 +7,7 @@ fed with epoch seconds (the fast path of both engines).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 #: The vendor's and the warehouse's zone: its IANA name (for ClickHouse DDL and sessions) and the zone.
@@ -34,10 +35,19 @@ def parse_ts(value: str | None) -> datetime | None:
     return parsed
 
 
+@lru_cache(maxsize=4096)
+def _epoch_of_text(value: str) -> int:
+    """Epoch seconds of a non-empty vendor timestamp text; remembered, since an order's times recur on its
+    baskets (deletion) and in its row version (``updated_at``)."""
+    return int(parse_ts(value).timestamp())
+
+
 def to_epoch(value: str | datetime | None) -> int | None:
     """Epoch seconds of a vendor timestamp (or aware datetime); ``None`` stays ``None``."""
     if value is None or value == "":
         return None
+    if type(value) is str:
+        return _epoch_of_text(value)
     if isinstance(value, str):
         value = parse_ts(value)
     if value.tzinfo is None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from qtickets.exceptions import QticketsConfigError
-from qtickets.pii import HASH_HEX_CHARS, PiiPolicy, scrub_basket, scrub_client, scrub_order
+from qtickets.pii import HASH_HEX_CHARS, PERSON_CONTAINERS, PiiPolicy, scrub_basket, scrub_client, scrub_order
 from qtickets.rows import barcodes, clients, orders, partner_tickets
 from qtickets.rows.common import MapContext
 from tests.unit.rows.conftest import load
@@ -231,3 +231,60 @@ def test_scrub_order_drops_baskets_without_touching_the_input():
     assert repr(o) == before
     assert scrub_order(o, PiiPolicy("clear")) == {"id": 1, "client": {"email": "a@b.c", "name": "Пётр"},
                                                   "comment": "call me"}
+
+
+def _plain_scrub(obj, policy: PiiPolicy, person: bool = False, drop: frozenset[str] | None = None):
+    """The scrub rule written plainly (one key at a time), to hold the planned scrubber to it."""
+    if isinstance(obj, list):
+        return [_plain_scrub(item, policy, person) for item in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if drop is None:
+        drop = policy._person_drop if person else policy._drop
+    out = {}
+    for key, value in obj.items():
+        if key in drop:
+            continue
+        if key in policy._hashers:
+            value = None if value is None else policy._hashers[key](value)
+        elif value and type(value) in (dict, list):
+            value = _plain_scrub(value, policy, person or key in PERSON_CONTAINERS)
+        out[key] = value
+    return out
+
+
+@pytest.mark.parametrize("mode", ["hash", "clear"])
+def test_planned_scrub_equals_the_plain_rule_key_order_included(mode):
+    policy = PiiPolicy(mode, b"k")
+    nested = {"client": {"name": "Анна", "email": "A@b.c", "details": {"phone": "+7 900", "name": "x"}},
+              "related_baskets": [{"barcode": "123", "pdf_url": "u", "id": 9}], "phone": 79001234567,
+              "email": None, "name": "Event", "fields": [{"a": 1}], "utm": []}
+    records = [nested, dict(reversed(nested.items())), {"id": 1}, {}, {"barcode": 42, "inn": "7700"},
+               *({f"k{i}": i, "email": f"{i}@x.ru"} for i in range(3))]
+    for record in records:
+        for person in (False, True):
+            assert list(policy._scrub_dict(record, person).items()) == list(_plain_scrub(record, policy, person).items())
+        without = orders.ticket_payload_without(policy)
+        got = scrub_basket(record, policy, without=without)
+        assert list(got.items()) == list(_plain_scrub(record, policy, drop=policy._drop | without).items())
+
+
+def test_scrub_plans_are_bounded_and_still_right_after_a_reset():
+    from qtickets.pii import PLAN_CACHE_SIZE
+
+    policy = PiiPolicy("hash", b"k")
+    shapes = [{f"key{i}": i, "email": "a@b.c", "pdf_url": "u"} for i in range(PLAN_CACHE_SIZE + 10)]
+    for record in shapes:
+        assert policy._scrub_dict(record, False) == _plain_scrub(record, policy)
+    assert len(policy._plans) <= PLAN_CACHE_SIZE
+    assert policy._scrub_dict(shapes[0], False) == _plain_scrub(shapes[0], policy)
+
+
+@pytest.mark.parametrize("value", ["+79001234567", "79001234567", "+7 (900) 123-45-67", "8-900-123", "+", "",
+                                   "++7900", "+٣٤٥", "٣٤٥", "+7\u00b2", "tel:+7900", " +7900"])
+def test_phone_fast_paths_normalise_like_the_regex(value):
+    import re
+
+    from qtickets.pii import normalise_phone
+
+    assert normalise_phone(value) == re.sub(r"\D+", "", value)
