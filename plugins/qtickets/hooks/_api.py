@@ -12,6 +12,7 @@ instead (saved responses, no connection needed), so replayed data takes exactly 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -157,6 +158,14 @@ class QticketsApiHook(BaseHook):
         """The one session of this hook; its pool is sized so concurrent pages reuse connections."""
         settings = self.settings
         session = requests.Session()
+        # The environment (proxy variables, REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE) is read once, here, for the
+        # vendor's base URL; requests would read it again on every request (~0.6 ms of CPU a page), and with
+        # a ~/.netrc entry for the vendor's host it would replace the Bearer token with Basic auth.
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(settings.base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=settings.concurrency + 2, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)

@@ -151,6 +151,34 @@ def test_headers_and_no_extra_derived_headers(monkeypatch: pytest.MonkeyPatch) -
     assert sent.timeout == (2.0, 5.0)
 
 
+def test_a_netrc_entry_for_the_vendor_does_not_replace_the_token(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    # requests reads ~/.netrc on every request of a session that trusts the environment, and its Basic auth
+    # would overwrite the Bearer header: the vendor would answer 401 to a valid token.
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine qt.test login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    _set_conn(monkeypatch)
+    with requests_mock.Mocker() as m:
+        m.get(f"{BASE}/orders/1", json={"data": {"id": 1}})
+        QticketsHook().request_json("GET", "orders/1")
+        assert m.last_request.headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+@pytest.mark.parametrize(("no_proxy", "expected"), [("", {"https": "http://proxy.test:3128"}), ("qt.test", {})])
+def test_proxy_and_ca_bundle_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, no_proxy: str,
+                                                           expected: dict) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "no_proxy", "NO_PROXY", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
+    _set_conn(monkeypatch)
+    session = QticketsHook().session
+    assert session.proxies == expected
+    assert session.verify == "/etc/corp-ca.pem"
+
+
 def test_default_timeout_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     _set_conn(monkeypatch)
     with requests_mock.Mocker() as m:
