@@ -64,7 +64,9 @@ class Dataset:
     :param mode: ``incremental`` (window on ``updated_at``) or ``snapshot`` (everything, each time it is due).
     :param cadence: how often a snapshot is worth re-reading; incremental datasets run every interval.
     :param reads: the vendor endpoint, for docs and logs.
-    :param fetch: ``(apis, window) -> pages of vendor records``.
+    :param fetch: ``(apis, window) -> pages of vendor records``. An incremental dataset's fetch may run in a
+        background thread (a history read in several windows, ``qtickets.read_ahead``) while the task inserts:
+        it must read only the vendor APIs, never ``apis.warehouse`` (a ClickHouse client is not thread-safe).
     :param columns: staging table -> column order of the mapped row tuples (the rows module's ``COLUMNS``).
     :param map: ``(records, ctx) -> {table: rows}`` (the rows module's ``map_*``).
     :param sales: set for a dataset whose records carry sales.

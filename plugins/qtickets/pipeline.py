@@ -7,7 +7,7 @@ without Airflow's scheduler. Results returned to XCom are small dicts of counts 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,25 @@ def _load_windows(ds: Any, ch: Any, params: RunParams, window: Window, now: date
                         done=covered_by_run(ch, ds.name, run_id))
 
 
+#: What :func:`_pages_and_ends` yields after a window's last page.
+_END_OF_WINDOW: Any = object()
+
+
+def _pages_and_ends(ds: Any, apis: Any, windows: list[Window]) -> Iterator[Any]:
+    """The pages of every window in turn, each window's followed by :data:`_END_OF_WINDOW`."""
+    for chunk in windows:
+        yield from ds.fetch(apis, chunk)
+        yield _END_OF_WINDOW
+
+
+def _next_chunk(chunks: Iterator[Window], name: str, ds: Any) -> Window | None:
+    chunk = next(chunks, None)
+    if chunk is not None:
+        log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.reads, chunk.start.isoformat(),
+                 chunk.end.isoformat())
+    return chunk
+
+
 def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
                  now: datetime | None = None) -> dict[str, Any]:
     """Stream one dataset from its source into its staging tables; return small stats for XCom."""
@@ -84,7 +103,7 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         return {**stats, "status": "skipped", "reason": reason}
     if params.dry_run:
         return {**stats, **_dry_run(f"load_{name}")}
-    from qtickets import gc_scope, warehouse
+    from qtickets import gc_scope, read_ahead, warehouse
     from qtickets.apis import open_apis
     from qtickets.cadence import is_due
     from qtickets.pii import PiiPolicy
@@ -112,19 +131,27 @@ def load_dataset(name: str, *, params: RunParams, window: Window, run_id: str,
         if not windows:
             log.info("Nothing left to read for %s: coverage already holds %s .. %s (an earlier attempt of this "
                      "task read it)", name, window.start.isoformat(), window.end.isoformat())
-        for chunk in windows:
-            log.info("Loading %s (%s, %s) for window %s .. %s", name, ds.mode, ds.reads,
-                     chunk.start.isoformat(), chunk.end.isoformat())
+        items = _pages_and_ends(ds, apis, windows)
+        if len(windows) > 1:  # the next window's requests overlap this one's last pages, flush and coverage
+            items = read_ahead.in_background(items, ahead=2 * apis.rest.settings.concurrency)
+        chunks = iter(windows)
+        try:
             with gc_scope.bulk_load():
-                for page in ds.fetch(apis, chunk):
-                    records += len(page)
-                    months.add_page(page)
-                    buffer.add(ds.map(page, ctx))
-                written = buffer.flush()
-            if _uses_coverage(ds, params):
-                # Only now are the chunk's rows in staging: a failure before this line leaves it uncovered,
-                # and the next run (or this task's retry) reads it again.
-                record_coverage(ch, name, chunk, run_id)
+                chunk = _next_chunk(chunks, name, ds)
+                for page in items:
+                    if page is not _END_OF_WINDOW:
+                        records += len(page)
+                        months.add_page(page)
+                        buffer.add(ds.map(page, ctx))
+                        continue
+                    written = buffer.flush()
+                    if _uses_coverage(ds, params):
+                        # Only now are the chunk's rows in staging: a failure before this line leaves it
+                        # uncovered, and the next run (or this task's retry) reads it again.
+                        record_coverage(ch, name, chunk, run_id)
+                    chunk = _next_chunk(chunks, name, ds)
+        finally:
+            items.close()  # stops the reader of the next window when this one failed
         span = Window(windows[0].start, windows[-1].end) if windows else window
         stats.update(apis.stats(), status="loaded", records=records, rows=written, window=span.as_dict(),
                      chunks=len(windows), sales_months=months.months())
