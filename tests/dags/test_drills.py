@@ -125,6 +125,57 @@ def test_a_skipped_interval_loses_nothing(dagbag, env):
     assert all(a_end >= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), spans
 
 
+def test_a_history_failing_part_way_keeps_the_windows_it_finished_and_the_next_run_loads_the_rest(
+        dagbag, embedded_clickhouse, monkeypatch):
+    """A whole-history run is read window by window, the next window's pages read while the current one is
+    flushed (``qtickets.read_ahead``). The vendor starts refusing half-way, inside a window some of whose pages
+    were already read and mapped: exactly the windows recorded are in staging, and the next run reads the
+    rest."""
+    from qtickets.hooks._api import QticketsApiHook
+    from qtickets.warehouse import coverage
+    from sandbox import SandboxConfig, SandboxServer
+
+    dag = runnable(dagbag)
+    current = _quarter_floor(datetime.now(UTC))
+    recorded: list = []
+    record_coverage, send = coverage.record_coverage, QticketsApiHook._send
+    with SandboxServer(SandboxConfig(orders=3000, seed=17)) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_QTICKETS_DEFAULT", _conn(server, concurrency=4))
+        orders_requests: list[str] = []
+
+        def record(ch, name, chunk, run_id):
+            record_coverage(ch, name, chunk, run_id)
+            recorded.append(chunk)
+
+        def send_then_refuse(self, method, url, **kwargs):
+            if "/orders" in url:
+                orders_requests.append(url)
+                if len(orders_requests) == 40:  # mid-history (~75 requests): from here the vendor refuses
+                    server.faults.fail_next(1_000_000, status=403, match="/orders")
+            return send(self, method, url, **kwargs)
+
+        monkeypatch.setattr(coverage, "record_coverage", record)
+        monkeypatch.setattr(QticketsApiHook, "_send", send_then_refuse)
+        failed = dag.test(logical_date=current - QUARTER, run_after=current - QUARTER,
+                          run_conf=conf(since_hours=HISTORY_HOURS, datasets=["orders"]))
+        server.faults.clear()  # the vendor answers again (the numbers below are read from it)
+        monkeypatch.setattr(coverage, "record_coverage", record_coverage)
+        monkeypatch.setattr(QticketsApiHook, "_send", send)
+        assert str(failed.state) == "failed"
+        assert _states(failed)["loads.load_orders"] == "failed"
+        assert len(recorded) >= 2 and all(a.end == b.start for a, b in zip(recorded, recorded[1:], strict=False))
+        covered_end = recorded[-1].end
+        beyond = {o["id"] for o in _all_orders(server) if datetime.fromisoformat(o["updated_at"]) >= covered_end}
+        assert len(beyond) > 100, "the drill needs pages of orders beyond the windows the failed run finished"
+        _, _, ids = _vendor_sales_before(server, covered_end)
+        staged = {oid for (oid,) in _query("SELECT order_id FROM {{ db }}.stg_qtickets_api_orders_raw FINAL")}
+        assert staged == ids  # nothing of a window that was not recorded, nothing missing of those that were
+
+        run = dag.test(logical_date=current, run_after=current, run_conf=conf(datasets=["orders"]))
+        assert str(run.state) == "success", _states(run)
+        assert _warehouse_sales() == _vendor_sales_before(server, current)
+
+
 def test_coverage_check_fails_the_run_and_names_the_hole(dagbag, env):
     dag = runnable(dagbag)
     history_end, current = _history_then_outage(dag, env)
