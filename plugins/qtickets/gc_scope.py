@@ -4,7 +4,7 @@ A load allocates millions of short-lived containers (decoded pages, row tuples) 
 cycles. With CPython's defaults a young-generation pass runs every 700 allocations and a full pass now and
 then walks every object of the process, Airflow's included: measured on a 126 000-order load, 6.5 of its
 49 CPU-seconds. Inside :func:`bulk_load` the objects that existed before are frozen (left out of every
-pass) and a young pass runs every 10 000 allocations: about 1 CPU-second, the same peak memory (ADR 0011).
+pass) and a young pass runs every 10 000 allocations: about 1.5 CPU-seconds, the same peak memory (ADR 0011).
 The collector stays on: cyclic garbage is still collected, and everything is restored on exit.
 """
 

@@ -2,10 +2,10 @@
 
 A long history is loaded window by window (``coverage.CHUNK``). Each window ends with an insert of what is
 buffered and a coverage record, and each starts with one request on its own (page 1 says how many pages
-follow). Done one after the other, the network stands idle for both: at 150 ms a request that was a third of
-a 40 000-order history load (ADR 0011). :func:`in_background` starts the next window's page generator in a
-thread as soon as the current window's pages are all read, so its first requests overlap the flush; only one
-window is read at a time, so the connection's ``concurrency`` still bounds the requests in flight.
+follow). Done one after the other, the network stands idle for both. ``load_dataset`` reads all windows'
+pages through one :func:`in_background` reader, so the next window's first requests go out while the task
+still maps, flushes and records the current one (ADR 0011: 45.7 -> 42.7 s for 40 000 orders at 150 ms); the
+windows are read one after the other, so the connection's ``concurrency`` still bounds the requests in flight.
 
 Written here rather than taken from a library: it is a bounded queue and a thread, and the semantics that
 matter (the generator's error re-raised in the consumer unchanged, the reader stopped when the consumer

@@ -46,10 +46,8 @@ def to_epoch(value: str | datetime | None) -> int | None:
     """Epoch seconds of a vendor timestamp (or aware datetime); ``None`` stays ``None``."""
     if value is None or value == "":
         return None
-    if type(value) is str:
-        return _epoch_of_text(value)
     if isinstance(value, str):
-        value = parse_ts(value)
+        return _epoch_of_text(value)
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: attach a time zone first")
     return int(value.timestamp())

@@ -65,9 +65,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(Path(sys.executable).with_name("airflow")), *args], env=env, capture_output=True,
+def _run_airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("airflow")), *args], env=env, capture_output=True,
                           text=True, timeout=180)
+
+
+def _airflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    done = _run_airflow(env, *args)
     if done.returncode != 0:
         pytest.fail(f"airflow {' '.join(args)} exited {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     return done
@@ -82,8 +86,7 @@ def _backfill_create(env: dict[str, str], dag_id: str, *args: str, attempts: int
     this does that cleanup for sqlite (test metadata DB only; production runs on Postgres).
     """
     for attempt in range(1, attempts + 1):
-        done = subprocess.run([str(Path(sys.executable).with_name("airflow")), "backfill", "create", "--dag-id",
-                               dag_id, *args], env=env, capture_output=True, text=True, timeout=180)
+        done = _run_airflow(env, "backfill", "create", "--dag-id", dag_id, *args)
         if done.returncode == 0:
             return
         if "database is locked" not in done.stdout + done.stderr or attempt == attempts:
