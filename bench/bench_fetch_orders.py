@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--orders", type=int, default=126_000)
     p.add_argument("--latency-ms", type=float, default=150.0)
+    p.add_argument("--response", action="store_true",
+                   help="--latency-ms is the sandbox's whole answer time, its own work included (Faults.response_ms), "
+                        "not a wait added before it")
     p.add_argument("--concurrency", default="1,2,4,8", help="comma-separated levels (default 1,2,4,8)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-floor", dest="floor", action="store_false",
@@ -99,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     from sandbox.data import to_epoch
 
     built = time.perf_counter()
-    server = SandboxServer(SandboxConfig(orders=args.orders, seed=args.seed, latency_ms=args.latency_ms)).start()
+    server = SandboxServer(SandboxConfig(orders=args.orders, seed=args.seed)).start()
     try:
         print(f"sandbox {server.url}: {args.orders} orders (built in {time.perf_counter() - built:.0f} s), "
-              f"{args.latency_ms:.0f} ms latency per request", flush=True)
+              f"{args.latency_ms:.0f} ms {'answer time' if args.response else 'latency'} per request", flush=True)
         window_end = server.data.now if args.window else None
         extra_head = (f" {'ideal# s':>8} {'ratio#':>6} {'gaps':>5} {'gap rec':>7} {'churned':>7} {'lost':>5}"
                       if args.window else "")
@@ -112,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         runs += [(level, args.latency_ms, str(level)) for level in levels]
         floor_per_page = 0.0
         for level, latency, label in runs:
-            server.faults.latency_ms = latency
+            if args.response:
+                server.faults.response_ms = latency
+            else:
+                server.faults.latency_ms = latency
             in_window = _in_window(server, to_epoch(WINDOW_START), window_end) if args.window else set()
             churned_before = len(server.faults.churned_ids)
             server.faults.churn_orders(every_pages=args.churn_every_pages if label != "floor" else 0)

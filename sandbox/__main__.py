@@ -20,6 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=2000, help="number of synthetic orders (default 2000)")
     p.add_argument("--seed", type=int, default=42, help="data seed (default 42)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    p.add_argument("--response-ms", type=float, default=0.0,
+                   help="least time from a request's arrival to its answer, the server's own work included")
     p.add_argument("--error-rate", type=float, default=0.0, help="probability of a 503 per request")
     p.add_argument("--ignore-filters", action="store_true", help="serve unfiltered data, like the real API did")
     p.add_argument("--no-compat-post", action="store_true", help="answer POST on list endpoints with 503")
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = SandboxConfig(orders=args.orders, seed=args.seed, host=args.host, port=args.port,
-                               latency_ms=args.latency_ms, error_rate=args.error_rate,
+                               latency_ms=args.latency_ms, response_ms=args.response_ms, error_rate=args.error_rate,
                                ignore_filters=args.ignore_filters, compat_post=not args.no_compat_post)
     except ValueError as exc:
         raise SystemExit(f"bad option: {exc}") from exc

@@ -27,6 +27,7 @@ class SandboxConfig:
     token: str = "sandbox-token"
     partner_key: str = "sandbox-partner-key"
     latency_ms: float = 0.0
+    response_ms: float = 0.0
     error_rate: float = 0.0
     ignore_filters: bool = False
     compat_post: bool = True
@@ -40,3 +41,5 @@ class SandboxConfig:
             raise ValueError(f"SandboxConfig.error_rate must be within [0, 1], got {self.error_rate}")
         if self.latency_ms < 0:
             raise ValueError(f"SandboxConfig.latency_ms must be >= 0, got {self.latency_ms}")
+        if self.response_ms < 0:
+            raise ValueError(f"SandboxConfig.response_ms must be >= 0, got {self.response_ms}")

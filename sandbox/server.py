@@ -92,7 +92,7 @@ class SandboxServer:
         started = time.perf_counter()
         self.data = SandboxData(orders=cfg.orders, seed=cfg.seed, now=cfg.now)
         self.build_seconds = time.perf_counter() - started
-        self.faults = Faults(latency_ms=cfg.latency_ms, error_rate=cfg.error_rate, ignore_filters=cfg.ignore_filters,
+        self.faults = Faults(latency_ms=cfg.latency_ms, response_ms=cfg.response_ms, error_rate=cfg.error_rate, ignore_filters=cfg.ignore_filters,
                              compat_post=cfg.compat_post, seed=cfg.seed, sleep=sleep)
         self.log = RequestLog()
         self._httpd: ThreadingHTTPServer | None = None
@@ -492,6 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
         return params, transport, body
 
     def _handle(self) -> None:
+        arrived = time.monotonic()
         sb = self.sandbox
         split = urlsplit(self.path)
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -515,6 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
             body, rec.fault = body[: len(body) // 2], "truncate"
         rec.status = reply.status
         sb.log.add(rec)
+        sb.faults.hold(arrived)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(body)))

@@ -166,6 +166,21 @@ def test_latency_uses_the_injected_sleep(sandbox: SandboxServer) -> None:
     assert slept == [0.15, 0.15]
 
 
+def test_response_time_counts_the_servers_own_work(sandbox: SandboxServer) -> None:
+    # response_ms is the least time from arrival to answer: the server sleeps only what its work left of it
+    # (a wait that would be negative is not slept at all).
+    slept: list[float] = []
+    sandbox.faults.sleep = slept.append
+    sandbox.faults.response_ms = 5_000
+    rest(sandbox, "GET", "/orders")
+    assert len(slept) == 1 and 4.0 < slept[0] < 5.0
+    sandbox.faults.response_ms = 0.001
+    rest(sandbox, "GET", "/orders")
+    assert len(slept) == 1
+    sandbox.faults.clear()
+    assert sandbox.faults.response_ms == 0.0
+
+
 def test_requests_are_served_concurrently(sandbox: SandboxServer) -> None:
     # Every request waits in the latency hook until 4 are inside the server at once: a serial server
     # would break the barrier (timeout) and answer 503.
