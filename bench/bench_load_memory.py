@@ -8,7 +8,8 @@ task body in a fresh child process, reading the whole history (``since_hours`` =
 real ``QticketsHook`` (loopback HTTP, concurrency 4) into the staging tables: chDB embedded (the real
 migrations) or the Debian 18.16 server through clickhouse-driver (``scripts/clickhouse-test-server.sh``;
 18.16-compatible copies of the staging and meta tables: no CODEC, String for LowCardinality). The child
-reports its peak RSS (``ru_maxrss``, and the maximum of RSS sampled every 20 ms), its CPU seconds
+reports its peak RSS (``ru_maxrss``, the maximum of RSS sampled every 20 ms and of its anonymous part; see
+``RssSampler``), its CPU seconds
 (user + system of the whole process: chDB's insert and merge threads run in it; the server's do not,
 so the server's CPU is printed beside it) and tickets per CPU-second. Baselines, each in a fresh child:
 the imports of a load task (Airflow task SDK + this package), and chDB answering ``SELECT 1``.
@@ -43,22 +44,32 @@ HISTORY_HOURS = 24 * 365 * 7
 LOAD_TABLES = ("stg_qtickets_api_orders_raw", "stg_qtickets_api_tickets_raw", "meta_dataset_loads", "meta_coverage")
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _rss_mb() -> tuple[float, float]:
+    """``(anonymous, file-backed)`` resident MB of this process (``RssAnon``, ``RssFile`` of /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f if line.startswith(("RssAnon", "RssFile")))
+    return int(fields["RssAnon"].split()[0]) / 1024, int(fields["RssFile"].split()[0]) / 1024
 
 
 class RssSampler:
-    """Maximum RSS of this process sampled every 20 ms (next to ``ru_maxrss``)."""
+    """Maximum RSS of this process sampled every 20 ms (next to ``ru_maxrss``), and of its anonymous part.
+
+    The file-backed part is mostly chDB's 555 MB library: pages of a shared file, the same pages for every
+    process that maps it, reclaimable, and more or fewer of them resident depending on the page cache
+    (measured here between 314 and 336 MB right after ``import chdb`` on one machine, 264 MB on another).
+    The anonymous part is what each load task adds on its own.
+    """
 
     def __init__(self) -> None:
         self.peak = 0.0
+        self.peak_anon = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_mb())
+            anon, file = _rss_mb()
+            self.peak, self.peak_anon = max(self.peak, anon + file), max(self.peak_anon, anon)
             time.sleep(0.02)
 
     def __enter__(self) -> RssSampler:
@@ -149,6 +160,7 @@ def child(mode: str, engine: str, folder: str, port: int, tracemalloc_on: bool) 
     now = datetime.now(UTC)
     window = resolve_window(params, data_interval_start=None, data_interval_end=None, now=now)
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_anon_mb = _rss_mb()[0]
     cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     with RssSampler() as sampler:
         stats = pipeline.load_dataset("orders", params=params, window=window, run_id="bench_load_memory", now=now)
@@ -159,6 +171,7 @@ def child(mode: str, engine: str, folder: str, port: int, tracemalloc_on: bool) 
         "wall": wall, "cpu": (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime),
         "sys_cpu": cpu1.ru_stime - cpu0.ru_stime, "threads_cpu": _threads_cpu(),
         "base_mb": base_mb, "rss_mb": cpu1.ru_maxrss / 1024, "sampled_mb": sampler.peak,
+        "base_anon_mb": base_anon_mb, "anon_mb": sampler.peak_anon,
     }
     if tracemalloc_on:
         import tracemalloc
@@ -246,7 +259,8 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
     print(f"\nOne load_orders task body, whole history, concurrency {args.concurrency}, "
           f"latency {args.latency_ms:.0f} ms (sandbox in the parent process)\n")
     print(f"{'engine':7} {'orders':>7} {'tickets':>8} {'wall s':>7} {'cpu s':>6} {'tickets/cpu-s':>13} "
-          f"{'ru_maxrss MB':>12} {'sampled MB':>10} {'before load MB':>14} {'srv cpu s':>9} {'srv MB':>7}"
+          f"{'ru_maxrss MB':>12} {'sampled MB':>10} {'before load MB':>14} {'anon MB':>7} {'anon before':>11} "
+          f"{'srv cpu s':>9} {'srv MB':>7}"
           + (f" {'py peak MB':>10}" if args.tracemalloc else ""))
     for r in results:
         tickets = r["rows"].get("stg_qtickets_api_tickets_raw", 0)
@@ -254,7 +268,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         srv_mb = f"{r['server_mb']:.0f}" if r.get("server_mb") else "-"
         print(f"{r['engine']:7} {r['orders']:>7} {tickets:>8} {r['wall']:>7.1f} {r['cpu']:>6.1f} "
               f"{tickets / r['cpu']:>13,.0f} {r['rss_mb']:>12.0f} {r['sampled_mb']:>10.0f} {r['base_mb']:>14.0f} "
-              f"{srv_cpu:>9} {srv_mb:>7}" + (f" {r['traced_peak_mb']:>10.0f}" if args.tracemalloc else ""))
+              f"{r['anon_mb']:>7.0f} {r['base_anon_mb']:>11.0f} {srv_cpu:>9} {srv_mb:>7}" + (f" {r['traced_peak_mb']:>10.0f}" if args.tracemalloc else ""))
     for r in results:
         for line in r.get("traced_alive", []):
             print(f"  still allocated after the {r['engine']} {r['orders']} load: {line}")
