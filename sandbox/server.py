@@ -92,8 +92,9 @@ class SandboxServer:
         started = time.perf_counter()
         self.data = SandboxData(orders=cfg.orders, seed=cfg.seed, now=cfg.now)
         self.build_seconds = time.perf_counter() - started
-        self.faults = Faults(latency_ms=cfg.latency_ms, response_ms=cfg.response_ms, error_rate=cfg.error_rate, ignore_filters=cfg.ignore_filters,
-                             compat_post=cfg.compat_post, seed=cfg.seed, sleep=sleep)
+        self.faults = Faults(latency_ms=cfg.latency_ms, response_ms=cfg.response_ms, error_rate=cfg.error_rate,
+                             ignore_filters=cfg.ignore_filters, compat_post=cfg.compat_post, seed=cfg.seed,
+                             sleep=sleep)
         self.log = RequestLog()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
